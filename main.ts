@@ -1,0 +1,93 @@
+/**
+ * leaf: the agent for a downstream device behind an Azure IoT Edge gateway.
+ *
+ * This entry stays thin: it picks the command, loads its module with a literal
+ * dynamic import (so `deno compile` embeds it and heavy modules load only
+ * when needed), and turns errors into one stderr line and an exit code from
+ * the CLI contract.
+ *
+ * @module
+ */
+import { EXIT, LeafError } from "./lib/errors.ts";
+
+/** A command module: runs with its own argv, resolves to an exit code. */
+export interface CommandModule {
+  main(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { about: string; load: () => Promise<CommandModule> }> = {
+  send: {
+    about: "send N messages, wait for every acknowledgement, exit",
+    load: () => import("./lib/cli/send.ts"),
+  },
+  certs: {
+    about: "create an IoT Edge-style test certificate chain",
+    load: () => import("./lib/cli/certs.ts"),
+  },
+  gateway: {
+    about: "run the local dev gateway (edgeHub-compatible MQTT/TLS)",
+    load: () => import("./lib/cli/gateway.ts"),
+  },
+  config: {
+    about: "validate a config file and print it, secrets redacted",
+    load: () => import("./lib/cli/config.ts"),
+  },
+  version: {
+    about: "print version, Deno version and target",
+    load: () => import("./lib/cli/version.ts"),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.about}`);
+  return [
+    "Usage: leaf <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `leaf <command> --help` for a command's options. Add --debug for stack traces.",
+  ].join("\n");
+}
+
+/** Runs leaf with `argv` and resolves to the process exit code. */
+export async function leaf(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const args = argv.filter((a) => a !== "--debug");
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "-V") return leaf(["version"]);
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(`Unknown command "${name}": run \`leaf --help\` for the list`);
+    return EXIT.usage;
+  }
+  try {
+    const mod = await command.load();
+    return await mod.main(rest);
+  } catch (error) {
+    return report(error, debug);
+  }
+}
+
+/** Prints an error as one line and returns its exit code. */
+export function report(error: unknown, debug: boolean): number {
+  if (error instanceof LeafError) {
+    console.error(`leaf: ${error.oneLine()}`);
+    if (debug) console.error(error);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`leaf: internal error (a bug, please report it): ${message}`);
+  if (debug) console.error(error);
+  else console.error("leaf: run again with --debug for the stack trace");
+  return EXIT.bug;
+}
+
+if (import.meta.main) {
+  Deno.exit(await leaf(Deno.args));
+}

@@ -1,0 +1,132 @@
+/**
+ * Shared test utilities: temp dirs that remove themselves, the real leaf
+ * entry point as a subprocess, and small waits. Every helper cleans up with
+ * `await using` so tests pass twice in a row and beside another checkout.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+/** Absolute path of the repository root. */
+export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
+
+/** Absolute path of `main.ts`. */
+export const MAIN: string = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+/** A temp dir removed (recursively) on dispose. */
+export interface TempDir extends AsyncDisposable {
+  path: string;
+}
+
+/** Creates a temp dir named `leaf-<prefix>-*`, removed on `await using`. */
+export async function tempDir(prefix = "test"): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix: `leaf-${prefix}-` });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Permissions the leaf subprocess gets in tests (scoped, not -A). */
+export const LEAF_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+];
+
+/** The result of a finished leaf subprocess. */
+export interface LeafResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@linkcode runLeaf}. */
+export interface RunLeafOptions {
+  /** Extra environment; IOTHUB_* and IOTEDGE_* of the test process are not inherited. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Kill the process after this many ms (default 60 000). */
+  timeoutMs?: number;
+  stdin?: string;
+}
+
+/** Environment for a leaf subprocess: the parent's, minus leaf's own variables. */
+export function leafEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const k of Object.keys(env)) {
+    if (/^(IOTHUB_|IOTEDGE_|LEAF_)/.test(k)) delete env[k];
+  }
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/** The argv that starts leaf from source. */
+export function leafCommand(args: string[]): string[] {
+  return ["run", ...LEAF_PERMISSIONS, MAIN, ...args];
+}
+
+/** Runs `leaf <args>` to completion and returns code, stdout and stderr. */
+export async function runLeaf(args: string[], options: RunLeafOptions = {}): Promise<LeafResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: leafCommand(args),
+    env: leafEnv(options.env),
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, options.timeoutMs ?? 60_000);
+  try {
+    const out = await child.output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `predicate` every `intervalMs` until it is truthy or `timeoutMs` passes. */
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 50, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Reads a JSON-lines file; a missing file is an empty list. */
+export async function readJsonLines<T = Record<string, unknown>>(path: string): Promise<T[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as T);
+}
