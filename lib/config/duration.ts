@@ -48,7 +48,8 @@ export function parseByteSize(text: string | number): number | undefined {
   if (!m) return undefined;
   const unit = SIZE_UNITS[m[2].toLowerCase()];
   if (unit === undefined) return undefined;
-  return Math.round(Number(m[1]) * unit);
+  const bytes = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 /** Formats a byte size with binary units, e.g. `64MiB`. */

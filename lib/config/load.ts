@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { Secret } from "../secret.ts";
 import { type Config, SCHEMA } from "./schema.ts";
@@ -32,8 +33,23 @@ export interface LoadedConfig {
   config: Config;
   /** The file read, or undefined when only defaults/env/flags apply. */
   file?: string;
-  /** `--port` given on the command line (beats the connection string's port). */
-  portFlag?: number;
+}
+
+/**
+ * Makes relative paths in the file relative to the file's folder (under
+ * systemd the working directory is `/`). Flags and environment stay relative
+ * to the working directory, as on any command line.
+ */
+function resolvePaths(config: Config, base: string): void {
+  const abs = (p: string) => (isAbsolute(p) || p.startsWith("$") ? p : resolve(base, p));
+  if (config.gateway.caCert !== undefined) config.gateway.caCert = abs(config.gateway.caCert);
+  if (config.connectionStringFile !== undefined) {
+    config.connectionStringFile = abs(config.connectionStringFile);
+  }
+  config.stateDir = abs(config.stateDir);
+  if (config.auth.x509) {
+    config.auth.x509 = { cert: abs(config.auth.x509.cert), key: abs(config.auth.x509.key) };
+  }
 }
 
 /** Where leaf looks for a config file when none is named. */
@@ -62,7 +78,7 @@ export async function findConfigFile(
 
 /** Parses YAML text and validates it; `file` names the source in errors. */
 export async function parseConfigText(text: string, file: string): Promise<Config> {
-  const { parseDocument, LineCounter } = await import("yaml");
+  const { parseDocument, LineCounter, isMap, isScalar, isSeq } = await import("yaml");
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -74,17 +90,28 @@ export async function parseConfigText(text: string, file: string): Promise<Confi
     });
   }
   const raw = doc.toJS({ maxAliasCount: 100 });
+  const lineOf = (node: unknown): string | undefined => {
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    return range ? `${file}:${lines.linePos(range[0]).line}` : undefined;
+  };
+  // Points at a mapping entry's key (its value may start on a later line);
+  // a missing key points at its parent mapping.
   const locate = (path: KeyPath): string => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n), true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (node && typeof node === "object" && node.range) {
-        return `${file}:${lines.linePos(node.range[0]).line}`;
+    for (let n = path.length; n > 0; n--) {
+      const parent = doc.getIn(path.slice(0, n - 1), true);
+      const last = path[n - 1];
+      let where: string | undefined;
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) =>
+          String(isScalar(p.key) ? p.key.value : p.key) === String(last)
+        );
+        where = lineOf(pair?.key);
+      } else if (isSeq(parent) && typeof last === "number") {
+        where = lineOf(parent.items[last]);
       }
-      // A missing key: point at its parent mapping.
+      if (where) return where;
     }
-    return file;
+    return lineOf(doc.contents) ?? file;
   };
   return validate(SCHEMA, raw ?? {}, locate) as unknown as Config;
 }
@@ -117,6 +144,7 @@ export async function loadConfig(
       });
     }
     config = await parseConfigText(text, file);
+    resolvePaths(config, dirname(file));
   }
   if (config.connectionString !== undefined && config.connectionStringFile !== undefined) {
     throw new ConfigError(
@@ -152,6 +180,5 @@ export async function loadConfig(
   return {
     config,
     ...(file !== undefined ? { file } : {}),
-    ...(flags.port !== undefined ? { portFlag: flags.port } : {}),
   };
 }

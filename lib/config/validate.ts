@@ -7,6 +7,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { redact } from "../log.ts";
 import { Secret } from "../secret.ts";
 import { formatByteSize, formatDuration, parseByteSize, parseDuration } from "./duration.ts";
 import type { Field, ObjectField } from "./schema_types.ts";
@@ -25,11 +26,40 @@ export function formatPath(path: KeyPath): string {
 export type Locate = (path: KeyPath) => string | undefined;
 
 function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+  // A connection string pasted in the wrong place must not be echoed.
+  if (typeof value === "string") return JSON.stringify(redact(value));
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   return String(value);
+}
+
+/** Edit distance of `a` and `b` (insert, delete, substitute). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The known key `key` was probably meant to be: same letters in another case, or a typo away. */
+function nearKey(key: string, known: string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const same = known.find((k) => k.toLowerCase() === lower);
+  if (same !== undefined) return same;
+  const limit = lower.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const k of known) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
 }
 
 class Validator {
@@ -170,7 +200,7 @@ class Validator {
     for (const key of Object.keys(input)) {
       if (!Object.hasOwn(field.fields, key)) {
         const known = Object.keys(field.fields);
-        const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+        const near = nearKey(key, known);
         this.fail(
           [...path, key],
           "unknown key",

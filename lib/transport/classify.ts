@@ -134,14 +134,17 @@ export function classifyConnectError(error: unknown, ctx: DialContext): LeafErro
     const ca = ctx.caFile ? ` "${ctx.caFile}"` : "";
     if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
       const sans = /cert's altnames: (.*)$/.exec(message)?.[1];
+      const names = sans
+        ? sans.split(/,\s*/).map((n) => `"${n.replace(/^(DNS|IP Address|IP):/, "")}"`).join(", ")
+        : undefined;
       return new TrustError(
-        `Cannot connect to ${target}: its certificate does not name "${ctx.host}"${
-          sans ? ` (it names ${sans})` : ""
-        }`,
+        `Cannot connect to ${target}: its certificate names ${
+          names ?? "other hosts"
+        }, not "${ctx.host}"`,
         {
           code: "tls.hostname",
           hint:
-            "set GatewayHostName to the hostname in the gateway's /etc/aziot/config.toml, or run `leaf check`",
+            "set GatewayHostName to the hostname in the gateway's /etc/aziot/config.toml (or use gateway.address to dial an IP), or run `leaf check`",
           cause: error,
         },
       );
@@ -192,7 +195,7 @@ export function classifyConnectError(error: unknown, ctx: DialContext): LeafErro
       },
     );
   }
-  if (/certificate|tls|handshake|x509|ssl/i.test(message)) {
+  if (/certificate|handshake|x509/i.test(message)) {
     if (clockIsBeforeRelease(now)) return clockError(now);
     return new TrustError(`Cannot connect to ${target}: TLS failed: ${message}`, {
       code: "tls.other",

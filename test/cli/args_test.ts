@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { configFlags, CONNECTION_OPTIONS, intFlag, parse } from "../../lib/cli/_args.ts";
+import { parseMessageFlag, parseProperties } from "../../lib/cli/send.ts";
+import { UsageError } from "../../lib/errors.ts";
+
+/** Runs `fn`, asserts a UsageError (exit 2) and returns it. */
+function usageError(fn: () => unknown): UsageError {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
+  assert.equal(error.exitCode, 2);
+  assert.equal(error.code, "usage");
+  return error;
+}
+
+const OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  count: { type: "string" },
+  quiet: { type: "boolean" },
+  property: { type: "string", multiple: true },
+} as const;
+
+// --------------------------------------------------------------------- parse
+
+Deno.test("parse() reads strings, booleans and repeated flags", () => {
+  const { values } = parse("send", [
+    "--count",
+    "3",
+    "--quiet",
+    "--property",
+    "a=1",
+    "--property=b=2",
+    "--connection-string",
+    "HostName=h",
+  ], OPTIONS);
+  assert.equal(values.count, "3");
+  assert.equal(values.quiet, true);
+  assert.deepEqual(values.property, ["a=1", "b=2"]);
+  assert.equal(values["connection-string"], "HostName=h");
+});
+
+Deno.test("parse() reads -h as help", () => {
+  assert.equal(parse("send", ["-h"], OPTIONS).values.help, true);
+});
+
+Deno.test("parse() names an unknown option and the command (exit 2)", () => {
+  const error = usageError(() => parse("send", ["--count", "1", "--bogus"], OPTIONS));
+  assert.equal(error.message, 'Unknown option "--bogus" for `leaf send`');
+  assert.equal(error.hint, "run `leaf send --help`");
+  const short = usageError(() => parse("check", ["-x"], OPTIONS));
+  assert.equal(short.message, 'Unknown option "-x" for `leaf check`');
+});
+
+Deno.test("parse() rejects a positional argument unless allowed", () => {
+  const error = usageError(() => parse("send", ["extra"], OPTIONS));
+  assert.equal(error.message, 'Unexpected argument "extra" for `leaf send`');
+  assert.deepEqual(parse("ca", ["install"], OPTIONS, true).positionals, ["install"]);
+});
+
+Deno.test("parse() turns a missing value into one line naming the option", () => {
+  const error = usageError(() => parse("send", ["--port"], OPTIONS));
+  assert.match(error.message, /^leaf send: .*--port/);
+  assert.ok(!error.message.includes("\n"));
+  assert.equal(error.hint, "run `leaf send --help`");
+});
+
+Deno.test("parse() rejects a value given to a boolean flag", () => {
+  const error = usageError(() => parse("send", ["--quiet=yes"], OPTIONS));
+  assert.match(error.message, /^leaf send: .*--quiet/);
+});
+
+// ------------------------------------------------------------------- intFlag
+
+Deno.test("intFlag() returns undefined when the flag is absent", () => {
+  assert.equal(intFlag("count", undefined), undefined);
+});
+
+Deno.test("intFlag() reads whole numbers within the bounds, inclusive", () => {
+  assert.equal(intFlag("count", "0"), 0);
+  assert.equal(intFlag("count", "42"), 42);
+  assert.equal(intFlag("port", "1", { min: 1, max: 65535 }), 1);
+  assert.equal(intFlag("port", "65535", { min: 1, max: 65535 }), 65535);
+  assert.equal(intFlag("port", "08883", { min: 1, max: 65535 }), 8883);
+});
+
+Deno.test("intFlag() rejects values out of bounds or not whole numbers, naming the flag", () => {
+  const cases: [string, { min?: number; max?: number }][] = [
+    ["0", { min: 1, max: 65535 }],
+    ["65536", { min: 1, max: 65535 }],
+    ["-1", {}],
+    ["1.5", {}],
+    ["1e3", {}],
+    ["0x10", {}],
+    ["", {}],
+    ["ten", {}],
+    ["99999999999999999999", {}],
+  ];
+  for (const [value, bounds] of cases) {
+    const error = usageError(() => intFlag("port", value, bounds));
+    const min = bounds.min ?? 0;
+    const max = bounds.max ?? Number.MAX_SAFE_INTEGER;
+    assert.equal(
+      error.message,
+      `--port "${value}" is not a whole number from ${min} to ${max}`,
+      value,
+    );
+  }
+});
+
+// --------------------------------------------------------------- configFlags
+
+Deno.test("configFlags() maps connection options to ConfigFlags", () => {
+  const { values } = parse("send", [
+    "--config",
+    "/etc/leaf/leaf.yaml",
+    "--connection-string",
+    "HostName=h",
+    "--ca",
+    "/ca.pem",
+    "--port",
+    "8884",
+    "--cert",
+    "/d.pem",
+    "--key",
+    "/d.key",
+  ], OPTIONS);
+  assert.deepEqual(configFlags(values), {
+    config: "/etc/leaf/leaf.yaml",
+    connectionString: "HostName=h",
+    ca: "/ca.pem",
+    port: 8884,
+    cert: "/d.pem",
+    key: "/d.key",
+  });
+  assert.deepEqual(configFlags({}), {});
+});
+
+Deno.test("configFlags() rejects a port outside 1-65535", () => {
+  const error = usageError(() => configFlags({ port: "0" }));
+  assert.equal(error.message, '--port "0" is not a whole number from 1 to 65535');
+});
+
+// ----------------------------------------------------------- parseProperties
+
+Deno.test("parseProperties() reads KEY=VALUE pairs, keeping = in values", () => {
+  assert.deepEqual(parseProperties(["sensor=cpu", "expr=a=b", "empty="]), {
+    sensor: "cpu",
+    expr: "a=b",
+    empty: "",
+  });
+  assert.deepEqual(parseProperties(), {});
+});
+
+Deno.test("parseProperties() rejects a system property name", () => {
+  for (const flag of ["$.mid=x", "$.ct=text/plain", "$foo=1"]) {
+    const error = usageError(() => parseProperties([flag]));
+    assert.match(error.message, /is a system property name$/, flag);
+    assert.match(error.hint ?? "", /\$\.mid/);
+  }
+});
+
+Deno.test("parseProperties() rejects a flag without a key or =", () => {
+  for (const flag of ["novalue", "=value", ""]) {
+    const error = usageError(() => parseProperties([flag]));
+    assert.equal(error.message, `--property "${flag}" is not KEY=VALUE`);
+    assert.equal(error.hint, "write e.g. --property sensor=cpu");
+  }
+});
+
+Deno.test("parseProperties() rejects a key given twice", () => {
+  const error = usageError(() => parseProperties(["a=1", "b=2", "a=3"]));
+  assert.equal(error.message, '--property "a" is given twice');
+});
+
+Deno.test("parseProperties() is not fooled by keys named like Object.prototype members", () => {
+  assert.deepEqual(parseProperties(["constructor=1", "toString=2"]), {
+    constructor: "1",
+    toString: "2",
+  });
+});
+
+// ---------------------------------------------------------- parseMessageFlag
+
+Deno.test("parseMessageFlag() returns undefined without --message", () => {
+  assert.equal(parseMessageFlag(undefined), undefined);
+});
+
+Deno.test("parseMessageFlag() keeps a JSON object as the body template", () => {
+  assert.deepEqual(parseMessageFlag('{"temperature": 21.5, "tags": ["a"]}'), {
+    temperature: 21.5,
+    tags: ["a"],
+  });
+});
+
+Deno.test("parseMessageFlag() wraps JSON that is not an object in {value}", () => {
+  const cases: [string, unknown][] = [
+    ["21.5", 21.5],
+    ['"hello"', "hello"],
+    ["[1,2]", [1, 2]],
+    ["null", null],
+    ["true", true],
+  ];
+  for (const [text, value] of cases) assert.deepEqual(parseMessageFlag(text), { value }, text);
+});
+
+Deno.test("parseMessageFlag() rejects text that is not JSON (exit 2) with a quoting hint", () => {
+  for (const text of ["{temperature: 21.5}", "hello", "", "{"]) {
+    const error = usageError(() => parseMessageFlag(text));
+    assert.match(error.message, /^--message is not JSON \(/, text);
+    assert.match(error.hint ?? "", /--message '\{"temperature": 21\.5\}'/);
+  }
+});
