@@ -16,6 +16,10 @@ export interface CommandModule {
 }
 
 const COMMANDS: Record<string, { about: string; load: () => Promise<CommandModule> }> = {
+  run: {
+    about: "run the agent: sensors → durable outbox → gateway",
+    load: () => import("./lib/cli/run.ts"),
+  },
   send: {
     about: "send N messages, wait for every acknowledgement, exit",
     load: () => import("./lib/cli/send.ts"),
@@ -31,6 +35,14 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<CommandModul
   config: {
     about: "validate a config file and print it, secrets redacted",
     load: () => import("./lib/cli/config.ts"),
+  },
+  outbox: {
+    about: "show the durable outbox: queued, oldest, dropped",
+    load: () => import("./lib/cli/outbox.ts"),
+  },
+  sensors: {
+    about: "list the sensors this board exposes, with a config snippet",
+    load: () => import("./lib/cli/sensors.ts"),
   },
   version: {
     about: "print version, Deno version and target",

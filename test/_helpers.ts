@@ -130,3 +130,60 @@ export async function readJsonLines<T = Record<string, unknown>>(path: string): 
   }
   return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as T);
 }
+
+/** A leaf process running in the background (e.g. `leaf run`). */
+export interface LeafProcess extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Sends `signal` and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/** Starts `leaf <args>` in the background, capturing its output. */
+export function spawnLeaf(
+  args: string[],
+  options: Omit<RunLeafOptions, "stdin" | "timeoutMs"> = {},
+): LeafProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: leafCommand(args),
+    env: leafEnv(options.env),
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let err = "";
+  const pumps = Promise.all([
+    (async () => {
+      for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) out += c;
+    })(),
+    (async () => {
+      for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) err += c;
+    })(),
+  ]);
+  let exited: Promise<number> | undefined;
+  const stop = async (signal: Deno.Signal = "SIGTERM") => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    exited ??= child.status.then(async (s) => {
+      await pumps;
+      return s.code;
+    });
+    return await exited;
+  };
+  return {
+    child,
+    stderr: () => err,
+    stdout: () => out,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+    },
+  };
+}

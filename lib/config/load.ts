@@ -47,6 +47,11 @@ function resolvePaths(config: Config, base: string): void {
     config.connectionStringFile = abs(config.connectionStringFile);
   }
   config.stateDir = abs(config.stateDir);
+  config.sysfsRoot = abs(config.sysfsRoot);
+  config.procfsRoot = abs(config.procfsRoot);
+  for (const sensor of config.sensors) {
+    if (sensor.type === "file" && typeof sensor.path === "string") sensor.path = abs(sensor.path);
+  }
   if (config.auth.x509) {
     config.auth.x509 = { cert: abs(config.auth.x509.cert), key: abs(config.auth.x509.key) };
   }

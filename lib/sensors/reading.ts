@@ -1,6 +1,6 @@
 /** One value read from one source, with its own timestamp. */
 export interface Reading {
-  /** The sensor's label (config `name`, or its type). */
+  /** The sensor's label (see `Sensor.name`). */
   sensor: string;
   /** What was measured, e.g. `temperature`, `load1`. */
   name: string;

@@ -2,7 +2,7 @@ import type { Reading } from "./reading.ts";
 
 /** A source of readings. It knows nothing of MQTT or the outbox. */
 export interface Sensor {
-  /** Label used in messages (config `name`, else the type). */
+  /** Label used in messages: config `name`, else the device (zone type, chip, id) or the type. */
   readonly name: string;
   /** The config `type`. */
   readonly type: string;

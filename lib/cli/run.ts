@@ -1,0 +1,134 @@
+/**
+ * `leaf run`: the agent. Sensors → durable outbox → gateway, until SIGTERM or
+ * SIGINT; then it stops reading, commits the outbox, waits up to
+ * `shutdownTimeout` for in-flight acknowledgements, disconnects and exits 0.
+ *
+ * Startup never waits for the gateway: config, outbox and sensors are ready
+ * (and systemd is told so) even while the gateway is down.
+ *
+ * @module
+ */
+import { EXIT } from "../errors.ts";
+import { loadConfig } from "../config/load.ts";
+import { resolveTarget } from "../config/target.ts";
+import { createLogger } from "../log.ts";
+import { shapeBody } from "../agent/message.ts";
+import { startLoop } from "../agent/loop.ts";
+import { encodePropertyBag } from "../iothub/properties.ts";
+import { createSensors } from "../sensors/create.ts";
+import { openOutbox } from "../outbox/outbox.ts";
+import { createConnector } from "../transport/credentials.ts";
+import { createSender } from "../transport/sender.ts";
+import { configFlags, CONNECTION_HELP, CONNECTION_OPTIONS, parse } from "./_args.ts";
+
+const HELP = `Usage: leaf run [options]
+
+Run the agent: read sensors, keep every message in the durable outbox
+(stateDir/outbox.db) until the gateway acknowledges it, reconnect forever.
+Stops on SIGTERM/SIGINT after flushing.
+
+Options:
+  --state-dir DIR           override stateDir
+${CONNECTION_HELP}`;
+
+/** Runs `leaf run`. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parse("run", args, { ...CONNECTION_OPTIONS, "state-dir": { type: "string" } });
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.ok;
+  }
+  const { config, file } = await loadConfig(configFlags(values));
+  if (values["state-dir"] !== undefined) config.stateDir = values["state-dir"];
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const target = await resolveTarget(config);
+  const connector = await createConnector(target, {
+    keepAliveMs: config.gateway.keepAlive,
+    connectTimeoutMs: config.gateway.connectTimeout,
+    ackTimeoutMs: config.gateway.ackTimeout,
+    tokenLifetimeMs: config.auth.tokenLifetime,
+  });
+  const sensors = createSensors(config);
+  const outbox = openOutbox({
+    stateDir: config.stateDir,
+    maxBytes: config.outbox.maxBytes,
+    ...(config.outbox.maxAge !== undefined ? { maxAge: config.outbox.maxAge } : {}),
+    commitInterval: config.outbox.commitInterval,
+    commitEvery: config.outbox.commitEvery,
+    log,
+  });
+  const identity = {
+    deviceId: target.cs.deviceId,
+    ...(target.cs.moduleId ? { moduleId: target.cs.moduleId } : {}),
+  };
+  const startStats = outbox.stats();
+  log.info("leaf started", {
+    config: file ?? "(none)",
+    device: identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId,
+    gateway: `${target.host}:${target.port}`,
+    queued: startStats.depth,
+    nextSeq: startStats.nextSeq,
+    sensors: sensors.map((s) => s.sensor.name).join(","),
+  });
+
+  const loop = startLoop({
+    sensors,
+    log,
+    onTick(readings, scheduledAt) {
+      outbox.append(scheduledAt, (seq, mid) => ({
+        body: JSON.stringify(shapeBody(identity.deviceId, seq, readings, scheduledAt)),
+        props: encodePropertyBag({
+          messageId: mid,
+          contentType: "application/json",
+          contentEncoding: "utf-8",
+          creationTime: new Date(scheduledAt).toISOString(),
+        }),
+      }));
+    },
+  });
+  const sender = createSender({
+    connector,
+    source: outbox,
+    identity,
+    log,
+    window: config.outbox.window,
+    backoff: { minDelay: config.reconnect.minDelay, maxDelay: config.reconnect.maxDelay },
+  });
+
+  const statusLine = () => {
+    const o = outbox.stats();
+    const s = sender.stats;
+    return {
+      connected: s.connected,
+      sent: s.sent,
+      acked: s.acked,
+      queued: o.depth,
+      dropped: o.dropped,
+      reconnects: s.reconnects,
+      renewals: s.renewals,
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+    };
+  };
+  const status = setInterval(() => log.info("status", statusLine()), config.log.statusInterval);
+
+  const signal = await new Promise<string>((resolve) => {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(sig, () => resolve(sig));
+    }
+  });
+  log.info(`${signal}: stopping`, { shutdownTimeout: `${config.shutdownTimeout} ms` });
+  clearInterval(status);
+  await loop.stop();
+  outbox.commit();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    sender.stop(config.shutdownTimeout),
+    new Promise((r) => timer = setTimeout(r, config.shutdownTimeout + 2_000)),
+  ]);
+  clearTimeout(timer);
+  outbox.commit();
+  await Promise.all(sensors.map((s) => s.sensor.close?.().catch(() => {})));
+  log.info("stopped", statusLine());
+  outbox.close();
+  return EXIT.ok;
+}

@@ -1,0 +1,114 @@
+/**
+ * Making room: the `maxBytes` and `maxAge` bounds, and recovery from a full
+ * disk (SQLITE_FULL). Both drop the oldest messages, sent or not, and count
+ * them; neither ever throws the agent out of its loop for lack of space.
+ *
+ * @module
+ */
+import type { Logger } from "../log.ts";
+import type { DropReason } from "./_drop_log.ts";
+import type { Dropped, Queue } from "./_queue.ts";
+import { faultKind } from "./_sqlite.ts";
+
+/** Receives every drop, for the episode log. */
+export type OnDrop = (reason: DropReason, dropped: Dropped) => void;
+
+/** The bounds. */
+export interface Bounds {
+  maxBytes: number;
+  maxAge?: number;
+  now: () => number;
+}
+
+/**
+ * Drops the oldest messages until the queue is within `maxBytes` (keeping at
+ * least the newest message, so one message larger than the bound still goes
+ * out) and none is older than `maxAge` by its `created` time. Age is judged at
+ * the head (lowest seq), so a message behind a younger head waits its turn.
+ */
+export function enforceBounds(queue: Queue, bounds: Bounds, onDrop: OnDrop): void {
+  const live = queue.live;
+  const { maxBytes, maxAge } = bounds;
+  if (live.bytes > maxBytes && live.depth > 1) {
+    const guess = Math.ceil((live.bytes - maxBytes) / Math.max(1, live.bytes / live.depth)) + 1;
+    const dropped = queue.dropHead(guess, (_row, freed, n) => {
+      return live.bytes - freed > maxBytes && live.depth - n > 1;
+    });
+    if (dropped.count > 0) onDrop("maxBytes", dropped);
+  }
+  if (maxAge !== undefined && queue.live.depth > 0) {
+    const cutoff = bounds.now() - maxAge;
+    const head = queue.head();
+    if (head && head.created < cutoff) {
+      const dropped = queue.dropHead(16, (row) => row.created < cutoff);
+      if (dropped.count > 0) onDrop("maxAge", dropped);
+    }
+  }
+}
+
+/**
+ * After SQLITE_FULL (SQLite may already have rolled the batch back): roll back,
+ * checkpoint to free WAL space, then drop the oldest committed messages (an
+ * eighth of the queue or the batch's size, growing fourfold per try), replay
+ * the batch's acks and rows, and commit. If even an empty queue cannot take
+ * the batch, the batch is dropped and counted: the agent keeps running.
+ * Returns the new committedSeq if one became visible.
+ */
+export function recoverFull(
+  queue: Queue,
+  bounds: Bounds,
+  onDrop: OnDrop,
+  log: Logger,
+  path: string,
+): number | undefined {
+  const { rows, acks } = queue.rollback();
+  const want = rows.reduce((sum, r) => sum + r.bytes, 0);
+  try {
+    queue.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  } catch { /* best effort */ }
+  let target = Math.max(1, want, Math.ceil(queue.committed.bytes / 8));
+  for (;;) {
+    const drops: Dropped[] = [];
+    try {
+      const start = queue.live.droppedBytes;
+      drops.push(
+        queue.dropHead(64, (_row, freed) => queue.live.droppedBytes - start + freed < target),
+      );
+      for (const seq of acks) queue.ack(seq);
+      for (const row of rows) queue.insert(row);
+      enforceBounds(queue, bounds, (_reason, d) => drops.push(d));
+      const committed = queue.commit();
+      for (const d of drops) if (d.count > 0) onDrop("diskFull", d);
+      return committed;
+    } catch (error) {
+      if (faultKind(error) !== "full") throw error;
+      queue.rollback();
+      if (target >= queue.committed.bytes) break;
+      target *= 4;
+    }
+  }
+  // Nothing left to drop and the batch still does not fit: drop the batch.
+  const nextSeq = queue.live.nextSeq;
+  queue.live.dropped += rows.length;
+  queue.live.droppedBytes += want;
+  if (rows.length > 0) {
+    onDrop("diskFull", {
+      count: rows.length,
+      bytes: want,
+      firstSeq: rows[0].seq,
+      lastSeq: nextSeq - 1,
+    });
+  }
+  log.error(`Disk full: cannot store messages in "${path}" even with an empty outbox`, {
+    lost: rows.length,
+    hint: "free space on the state filesystem",
+  });
+  try {
+    queue.begin();
+    return queue.commit();
+  } catch (error) {
+    if (faultKind(error) !== "full") throw error;
+    if (queue.db.isTransaction) queue.db.exec("ROLLBACK");
+    return undefined;
+  }
+}
