@@ -114,15 +114,16 @@ export async function main(args: string[]): Promise<number> {
     : ` (admin http://127.0.0.1:${gateway.adminPort})`;
   console.log(`leaf gateway listening on mqtts://${gateway.host}:${gateway.port}${admin}`);
 
-  await new Promise<void>((resolve) => {
-    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    const stop = () => {
-      for (const signal of signals) Deno.removeSignalListener(signal, stop);
-      resolve();
-    };
-    for (const signal of signals) Deno.addSignalListener(signal, stop);
-  });
+  // Listeners stay installed until the gateway has closed: a second signal
+  // (Ctrl-C reaches the whole process group, then a supervisor's SIGTERM)
+  // must not kill it half-way through closing.
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => stop = resolve);
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await stopped;
   await gateway.close();
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
   console.log("leaf gateway stopped");
   return EXIT.ok;
 }
