@@ -93,6 +93,7 @@ export async function main(args: string[]): Promise<number> {
     log,
     window: config.outbox.window,
     backoff: { minDelay: config.reconnect.minDelay, maxDelay: config.reconnect.maxDelay },
+    ...(config.telemetry.batch ? { pack: config.telemetry.batch } : {}),
   });
 
   const statusLine = () => {

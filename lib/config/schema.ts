@@ -156,7 +156,13 @@ export const SCHEMA: ObjectField = {
           type: "object",
           doc: "pack ticks into one message",
           fields: {
-            maxBytes: { type: "bytes", doc: "message size target", default: 4096, min: 256 },
+            maxBytes: {
+              type: "bytes",
+              doc: "message size target (IoT Hub meters 4 KB units)",
+              default: 4096,
+              min: 256,
+              max: 256 * 1024,
+            },
             maxDelay: {
               type: "duration",
               doc: "send at the latest after",

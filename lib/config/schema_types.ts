@@ -21,7 +21,7 @@ export type Field =
   | { type: "duration"; doc: string; default?: number; min?: number; max?: number }
   | { type: "int"; doc: string; default?: number; min?: number; max?: number }
   | { type: "number"; doc: string; default?: number }
-  | { type: "bytes"; doc: string; default?: number; min?: number }
+  | { type: "bytes"; doc: string; default?: number; min?: number; max?: number }
   | { type: "bool"; doc: string; default?: boolean }
   | { type: "enum"; doc: string; values: readonly string[]; default?: string }
   | { type: "strings"; doc: string; minItems?: number }

@@ -128,6 +128,9 @@ class Validator {
         if (field.min !== undefined && n < field.min) {
           this.fail(path, `${show(raw)} is too small`, `use at least ${formatByteSize(field.min)}`);
         }
+        if (field.max !== undefined && n > field.max) {
+          this.fail(path, `${show(raw)} is too large`, `use at most ${formatByteSize(field.max)}`);
+        }
         return n;
       }
       case "bool":

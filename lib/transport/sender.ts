@@ -16,6 +16,13 @@
 import { LeafError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type Identity, telemetryTopic } from "../iothub/topics.ts";
+import {
+  chooseGroup,
+  packedBody,
+  packedTopic,
+  type PackOptions,
+  utf8Bytes,
+} from "../agent/pack.ts";
 import { type BackoffOptions, createBackoff } from "./backoff.ts";
 import { clockError, clockIsBeforeRelease } from "./classify.ts";
 import type { Connector } from "./credentials.ts";
@@ -25,6 +32,8 @@ import { MqttSession } from "./mqtt.ts";
 export interface QueuedMessage {
   seq: number;
   mid: string;
+  /** When the tick happened, ms since the epoch. */
+  created: number;
   /** Encoded property bag (`%24.mid=...&...`). */
   props: string;
   body: string;
@@ -68,6 +77,8 @@ export interface SenderOptions {
   slowRetryMs?: number;
   /** How long a renewal waits for in-flight PUBACKs, ms. @default 10000 */
   drainTimeoutMs?: number;
+  /** Pack consecutive ticks into one message (config `telemetry.batch`); off when undefined. */
+  pack?: PackOptions;
   /** Called after each CONNACK (subscribe to twin/methods/C2D here). */
   onSession?: (session: MqttSession) => Promise<void> | void;
   /** Wall clock. @default Date.now */
@@ -84,6 +95,9 @@ export interface Sender {
   /** Stops: no new publishes, waits up to `timeoutMs` for in-flight acks, disconnects. */
   stop(timeoutMs: number): Promise<void>;
 }
+
+/** Rows looked at per packing decision (a 4 KB message holds ~15 ticks). */
+const PACK_PEEK = 512;
 
 type PumpEnd = { kind: "renew" } | { kind: "stop" } | { kind: "lost"; error: unknown };
 
@@ -148,36 +162,62 @@ export function createSender(options: SenderOptions): Sender {
         if (ended) return;
         ended = true;
         clearTimeout(renewTimer);
+        clearTimeout(packTimer);
         unsubscribe();
         wakePump = undefined;
         resolve(end);
       };
+      let packTimer: ReturnType<typeof setTimeout> | undefined;
+      const send = (rows: QueuedMessage[], topic: string, body: string) => {
+        const first = rows[0].seq;
+        cursor = rows[rows.length - 1].seq;
+        inFlight.add(first);
+        stats.sent += rows.length;
+        s.publish(topic, body, 1).then(
+          () => {
+            inFlight.delete(first);
+            stats.acked += rows.length;
+            for (const r of rows) options.source.ack(r.seq);
+            stats.inFlight = inFlight.size;
+            if (inFlight.size === 0) idle?.();
+            fill();
+          },
+          (error) => {
+            inFlight.delete(first);
+            stats.inFlight = inFlight.size;
+            if (inFlight.size === 0) idle?.();
+            if (!paused) finish({ kind: "lost", error });
+          },
+        );
+      };
       const fill = () => {
         if (paused || ended) return;
+        const pack = options.pack;
         while (inFlight.size < window) {
-          const batch = options.source.peek(cursor, window - inFlight.size);
-          if (batch.length === 0) break;
-          for (const m of batch) {
-            cursor = m.seq;
-            inFlight.add(m.seq);
-            stats.sent++;
-            s.publish(telemetryTopic(options.identity, m.props), m.body, 1).then(
-              () => {
-                inFlight.delete(m.seq);
-                stats.acked++;
-                options.source.ack(m.seq);
-                stats.inFlight = inFlight.size;
-                if (inFlight.size === 0) idle?.();
-                fill();
-              },
-              (error) => {
-                inFlight.delete(m.seq);
-                stats.inFlight = inFlight.size;
-                if (inFlight.size === 0) idle?.();
-                if (!paused) finish({ kind: "lost", error });
-              },
-            );
+          if (!pack) {
+            const batch = options.source.peek(cursor, window - inFlight.size);
+            if (batch.length === 0) break;
+            for (const m of batch) send([m], telemetryTopic(options.identity, m.props), m.body);
+            continue;
           }
+          // Packing: a group goes out when the next tick would not fit, or
+          // when its oldest tick has waited maxDelay.
+          const limit = Math.max(PACK_PEEK, Math.ceil(pack.maxBytes / 64));
+          const rows = options.source.peek(cursor, limit);
+          if (rows.length === 0) break;
+          const more = rows.length === limit; // rows beyond this page exist
+          const topicBytes = utf8Bytes(
+            packedTopic(options.identity, [rows[0], rows[rows.length - 1]]),
+          );
+          const group = chooseGroup(rows, pack.maxBytes, topicBytes);
+          const waitFor = rows[0].created + pack.maxDelay - now();
+          if (!group.full && !more && waitFor > 0) {
+            clearTimeout(packTimer);
+            packTimer = setTimeout(fill, Math.min(waitFor, 60_000));
+            break;
+          }
+          const chosen = rows.slice(0, group.count);
+          send(chosen, packedTopic(options.identity, chosen), packedBody(chosen));
         }
         stats.inFlight = inFlight.size;
       };
