@@ -471,3 +471,49 @@ async function waitForPublish(wire: FakeMqttBase, index: number) {
   assert.ok(wire.publishes.length > index, "the SDK published nothing");
   return wire.publishes[index];
 }
+
+Deno.test("the SDK's ModuleClient publishes the topic and connects with the username and client id leaf builds", async () => {
+  const { ModuleClient } = await import("azure-iot-device");
+  const cs = parseConnectionString(MODULE_CS);
+  const auth = SharedAccessKeyAuthenticationProvider.fromConnectionString(MODULE_CS);
+  const wire = new FakeMqttBase();
+  const transport = new Mqtt(auth, wire);
+  // The public ModuleClient API over the real MQTT transport; only the socket is fake.
+  const client = new (ModuleClient as unknown as new (t: unknown) => {
+    open(): Promise<unknown>;
+    sendEvent(m: Message): Promise<unknown>;
+    close(): Promise<unknown>;
+  })(transport);
+  try {
+    await client.open();
+    await client.sendEvent(
+      sdkMessage({ messageId: "m-7", contentType: "application/json", contentEncoding: "utf-8" }, {
+        sensor: "cpu temp",
+      }),
+    );
+    const config = wire.connects[0];
+    assert.equal(config.clientId, `${cs.deviceId}/${cs.moduleId}`);
+    assert.equal(config.clientId, clientIdOf(cs));
+    const [theirPrefix] = config.username.split("&DeviceClientType=");
+    assert.equal(
+      theirPrefix,
+      buildUsername(cs.hostName, clientIdOf(cs), "x").split("&DeviceClientType=")[0],
+    );
+    assert.equal(
+      wire.publishes[0].topic,
+      telemetryTopic(
+        { deviceId: cs.deviceId, moduleId: cs.moduleId },
+        encodePropertyBag({
+          messageId: "m-7",
+          contentType: "application/json",
+          contentEncoding: "utf-8",
+        }, {
+          sensor: "cpu temp",
+        }),
+      ),
+    );
+  } finally {
+    await client.close();
+    auth.stop();
+  }
+});
