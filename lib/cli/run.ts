@@ -55,6 +55,7 @@ export async function main(args: string[]): Promise<number> {
     ...(config.outbox.maxAge !== undefined ? { maxAge: config.outbox.maxAge } : {}),
     commitInterval: config.outbox.commitInterval,
     commitEvery: config.outbox.commitEvery,
+    synchronous: config.outbox.synchronous,
     log,
   });
   const identity = {

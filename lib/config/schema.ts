@@ -50,6 +50,7 @@ export interface Config {
     commitInterval: number;
     commitEvery: number;
     window: number;
+    synchronous: "full" | "normal";
   };
   log: {
     level: "debug" | "info" | "warn" | "error";
@@ -226,6 +227,13 @@ export const SCHEMA: ObjectField = {
         },
         commitEvery: { type: "int", doc: "or every N messages", default: 100, min: 1 },
         window: { type: "int", doc: "in-flight QoS 1 publishes", default: 32, min: 1, max: 65535 },
+        synchronous: {
+          type: "enum",
+          doc:
+            "full: commits survive power loss (one fsync per batch); normal: survive kill -9 only",
+          values: ["full", "normal"],
+          default: "full",
+        },
       },
     },
     log: {

@@ -146,8 +146,11 @@ export interface OutboxOptions {
   /**
    * SQLite `synchronous`: `normal` keeps every commit across kill -9 and a
    * consistent file across power loss (recent commits may roll back);
-   * `full` also keeps them across power loss, at one fsync per commit.
-   * @default "normal"
+   * `full` also keeps them across power loss, at one fsync per commit (and a
+   * commit is a batch, so an SD card sees about one fsync a second).
+   * `full` is the default: after a power cut, a committed (and perhaps already
+   * acknowledged) message must not roll back and its seq be reused.
+   * @default "full"
    */
   synchronous?: "normal" | "full";
   /** Clock, ms since the epoch (maxAge, file stamps). @default Date.now */
@@ -166,7 +169,7 @@ export const OUTBOX_DEFAULTS = {
   reserveBlock: 10_000,
   keepCorrupt: 3,
   busyTimeout: 5_000,
-  synchronous: "normal",
+  synchronous: "full",
 } as const satisfies Partial<OutboxOptions>;
 
 /** Options with defaults applied. */

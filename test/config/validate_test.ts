@@ -46,6 +46,7 @@ Deno.test("validate() fills every default for an empty document", () => {
       commitInterval: 1_000,
       commitEvery: 100,
       window: 32,
+      synchronous: "full",
     },
     log: { level: "info", format: "text", statusInterval: 60_000 },
     shutdownTimeout: 5_000,
@@ -392,6 +393,7 @@ Deno.test("render() prints durations and sizes as text and the secret as [redact
     commitInterval: "1s",
     commitEvery: 100,
     window: 32,
+    synchronous: "full",
   });
   assert.equal(out.shutdownTimeout, "5s");
   assert.ok(!JSON.stringify(out).includes(KEY));
