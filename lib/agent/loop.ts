@@ -21,6 +21,8 @@ export interface ScheduledSensor {
   interval: number;
   /** Abandon a read after this long, ms. */
   timeout: number;
+  /** True when `interval` is the global default (a twin update may change it). */
+  usesDefault?: boolean;
 }
 
 /** Per-sensor counters. */
@@ -51,6 +53,8 @@ export interface Loop {
   readonly stats: Map<string, SensorStats>;
   /** Ticks completed. */
   readonly ticks: number;
+  /** Changes the interval of every sensor that uses the global default. */
+  setDefaultInterval(ms: number): void;
   /** Stops scheduling; waits for a tick in progress. */
   stop(): Promise<void>;
 }
@@ -64,6 +68,7 @@ export function startLoop(options: LoopOptions): Loop {
   const start = now();
   const entries = options.sensors.map((s) => ({
     ...s,
+    base: start,
     n: 0,
     busy: false,
     lastLogged: -Infinity,
@@ -76,7 +81,7 @@ export function startLoop(options: LoopOptions): Loop {
   let ticks = 0;
   let current: Promise<void> = Promise.resolve();
 
-  const due = (e: typeof entries[number]) => start + e.n * e.interval;
+  const due = (e: typeof entries[number]) => e.base + e.n * e.interval;
 
   const readOne = async (e: typeof entries[number], at: number): Promise<Reading[]> => {
     const st = stats.get(e.sensor.name)!;
@@ -127,8 +132,10 @@ export function startLoop(options: LoopOptions): Loop {
     }
   };
 
+  let ticking = false;
   const tick = async () => {
     if (stopped) return;
+    ticking = true;
     const next = Math.min(...entries.map(due));
     const batch = entries.filter((e) => due(e) === next);
     for (const e of batch) {
@@ -148,6 +155,7 @@ export function startLoop(options: LoopOptions): Loop {
       }
     }
     options.onHeartbeat?.();
+    ticking = false;
     schedule();
   };
 
@@ -165,6 +173,23 @@ export function startLoop(options: LoopOptions): Loop {
     stats,
     get ticks() {
       return ticks;
+    },
+    setDefaultInterval(ms: number) {
+      const at = now();
+      let changed = false;
+      for (const e of entries) {
+        if (!e.usesDefault || e.interval === ms) continue;
+        // Re-base on the last read so the next one comes one new interval later.
+        const last = e.n > 0 ? e.base + (e.n - 1) * e.interval : at;
+        e.base = Math.max(last + ms, at) - ms;
+        e.n = 1;
+        e.interval = ms;
+        changed = true;
+      }
+      if (changed && !stopped && !ticking) {
+        clearTimeout(timer);
+        schedule();
+      }
     },
     async stop() {
       stopped = true;

@@ -16,6 +16,9 @@ import { shapeBody } from "../agent/message.ts";
 import { startLoop } from "../agent/loop.ts";
 import { encodePropertyBag } from "../iothub/properties.ts";
 import { createSensors } from "../sensors/create.ts";
+import { createCloudHandler } from "../agent/cloud.ts";
+import { formatDuration, parseDuration } from "../config/duration.ts";
+import { VERSION } from "../version.ts";
 import { openOutbox } from "../outbox/outbox.ts";
 import { createConnector } from "../transport/credentials.ts";
 import { createSender } from "../transport/sender.ts";
@@ -87,6 +90,56 @@ export async function main(args: string[]): Promise<number> {
       }));
     },
   });
+  let defaultInterval = config.telemetry.interval;
+  const startedAt = new Date().toISOString();
+  const cloud = createCloudHandler({
+    identity,
+    log,
+    methods: {
+      ping: () => ({ status: 200, payload: { pong: true, time: new Date().toISOString() } }),
+      getStatus: () => ({
+        status: 200,
+        payload: {
+          ...statusLine(),
+          outbox: outbox.stats(),
+          sensors: Object.fromEntries(loop.stats),
+        },
+      }),
+      flush: () => {
+        outbox.commit();
+        return { status: 200, payload: { committedSeq: outbox.stats().committedSeq } };
+      },
+    },
+    onDesired(desired) {
+      const wanted = desired.telemetryInterval;
+      if (wanted !== undefined) {
+        const ms = typeof wanted === "number"
+          ? wanted * 1000
+          : typeof wanted === "string"
+          ? parseDuration(wanted)
+          : undefined;
+        if (ms === undefined || !Number.isFinite(ms) || ms < 100 || ms > 86_400_000) {
+          log.warn(
+            "ignored desired telemetryInterval: use a duration from 100ms to 24h, or seconds",
+            {
+              value: JSON.stringify(wanted),
+            },
+          );
+        } else if (ms !== defaultInterval) {
+          defaultInterval = ms;
+          loop.setDefaultInterval(ms);
+          log.info("telemetry interval changed by the device twin", {
+            interval: formatDuration(ms),
+          });
+        }
+      }
+      return { telemetryInterval: formatDuration(defaultInterval) };
+    },
+    describe: () => ({
+      leaf: { version: VERSION, target: Deno.build.target, deno: Deno.version.deno, startedAt },
+      sensors: sensors.map((s) => s.sensor.name),
+    }),
+  });
   const sender = createSender({
     connector,
     source: outbox,
@@ -95,9 +148,10 @@ export async function main(args: string[]): Promise<number> {
     window: config.outbox.window,
     backoff: { minDelay: config.reconnect.minDelay, maxDelay: config.reconnect.maxDelay },
     ...(config.telemetry.batch ? { pack: config.telemetry.batch } : {}),
+    onSession: (session) => cloud.attach(session),
   });
 
-  const statusLine = () => {
+  function statusLine() {
     const o = outbox.stats();
     const s = sender.stats;
     return {
@@ -108,9 +162,10 @@ export async function main(args: string[]): Promise<number> {
       dropped: o.dropped,
       reconnects: s.reconnects,
       renewals: s.renewals,
+      c2d: cloud.stats.c2dReceived,
       ...(s.lastError ? { lastError: s.lastError } : {}),
     };
-  };
+  }
   const status = setInterval(() => log.info("status", statusLine()), config.log.statusInterval);
 
   const signal = await new Promise<string>((resolve) => {

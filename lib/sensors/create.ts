@@ -143,6 +143,7 @@ export function createSensors(config: Config): ScheduledSensor[] {
         sensor,
         interval,
         timeout: entry.type === "command" ? timeout + COMMAND_GRACE_MS : timeout,
+        usesDefault: entry.interval === undefined,
       });
     }
   });

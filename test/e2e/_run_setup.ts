@@ -57,12 +57,20 @@ export async function writeRunConfig(
 /** A dev gateway that can go down and come back on the same port. */
 export class RestartableGateway implements AsyncDisposable {
   gateway: Gateway | undefined;
-  constructor(readonly port: number, readonly outFile: string) {}
+  constructor(
+    readonly port: number,
+    readonly outFile: string,
+    readonly extra: { adminPort?: number } = {},
+  ) {}
 
   async start(): Promise<void> {
     for (let attempt = 0;; attempt++) {
       try {
-        const { gateway } = await startTestGateway({ port: this.port, outFile: this.outFile });
+        const { gateway } = await startTestGateway({
+          port: this.port,
+          outFile: this.outFile,
+          ...this.extra,
+        });
         this.gateway = gateway;
         return;
       } catch (error) {

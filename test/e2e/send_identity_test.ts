@@ -15,7 +15,11 @@ Deno.test("leaf send authenticates with a CA-signed and with a self-signed X.509
   await using dir = await tempDir("send-x509");
   const chain = await testChainDir();
   const caSigned = await createDeviceCertificate({ outDir: chain, deviceId: "pi-ca" });
-  const selfSigned = await createDeviceCertificate({ outDir: dir.path, deviceId: "pi-self", selfSigned: true });
+  const selfSigned = await createDeviceCertificate({
+    outDir: dir.path,
+    deviceId: "pi-self",
+    selfSigned: true,
+  });
   await using gw = await startTestGateway({
     devices: ["pi-ca:x509-ca", `pi-self:x509:${selfSigned.sha256Thumbprint}`],
   });
@@ -46,8 +50,16 @@ Deno.test("leaf send exits 4 for a certificate with the wrong CN and for an unre
   await using dir = await tempDir("send-x509-bad");
   const chain = await testChainDir();
   const other = await createDeviceCertificate({ outDir: chain, deviceId: "someone-else" });
-  const stranger = await createDeviceCertificate({ outDir: dir.path, deviceId: "pi-self", selfSigned: true });
-  const registered = await createDeviceCertificate({ outDir: `${dir.path}`, deviceId: "pi-other", selfSigned: true });
+  const stranger = await createDeviceCertificate({
+    outDir: dir.path,
+    deviceId: "pi-self",
+    selfSigned: true,
+  });
+  const registered = await createDeviceCertificate({
+    outDir: `${dir.path}`,
+    deviceId: "pi-other",
+    selfSigned: true,
+  });
   await using gw = await startTestGateway({
     devices: ["pi-ca:x509-ca", `pi-self:x509:${registered.sha1Thumbprint}`],
   });
@@ -73,10 +85,14 @@ Deno.test("leaf send exits 4 for a certificate with the wrong CN and for an unre
 
 Deno.test("leaf send as a module: client id device/module, module topic, SAS audience with /modules/", async () => {
   const devices = parseDevicesYaml(
-    `- id: dev-1\n  key: ${KEY_A}\n  modules:\n    - id: mod-a\n      key: ${btoa("leaf-test-module-key-a-00000000")}\n`,
+    `- id: dev-1\n  key: ${KEY_A}\n  modules:\n    - id: mod-a\n      key: ${
+      btoa("leaf-test-module-key-a-00000000")
+    }\n`,
     "inline",
   );
-  await using gw = await startTestGateway({ devices: [...devices, parseDeviceSpec(`dev-2:${KEY_A}`)] });
+  await using gw = await startTestGateway({
+    devices: [...devices, parseDeviceSpec(`dev-2:${KEY_A}`)],
+  });
   const moduleKey = btoa("leaf-test-module-key-a-00000000");
   const result = await runLeaf([
     "send",
