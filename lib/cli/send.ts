@@ -162,9 +162,12 @@ export async function main(args: string[]): Promise<number> {
     await Promise.all(settled);
     if (failure !== undefined) {
       if (failure instanceof LeafError) {
-        throw new (Object.getPrototypeOf(failure).constructor)(
+        // Same class of failure, plus how far the run got.
+        throw new LeafError(
           `${failure.message} (${acked} of ${count} acknowledged)`,
-          { code: failure.code, ...(failure.hint ? { hint: failure.hint } : {}), cause: failure },
+          failure.exitCode,
+          failure.code,
+          { ...(failure.hint ? { hint: failure.hint } : {}), cause: failure },
         );
       }
       throw failure;
