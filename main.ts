@@ -24,9 +24,17 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<CommandModul
     about: "send N messages, wait for every acknowledgement, exit",
     load: () => import("./lib/cli/send.ts"),
   },
+  check: {
+    about: "diagnose the connection to the gateway step by step",
+    load: () => import("./lib/cli/check.ts"),
+  },
   certs: {
     about: "create an IoT Edge-style test certificate chain",
     load: () => import("./lib/cli/certs.ts"),
+  },
+  ca: {
+    about: "install, remove or show the root CA in the OS trust store",
+    load: () => import("./lib/cli/ca.ts"),
   },
   gateway: {
     about: "run the local dev gateway (edgeHub-compatible MQTT/TLS)",
@@ -43,6 +51,14 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<CommandModul
   sensors: {
     about: "list the sensors this board exposes, with a config snippet",
     load: () => import("./lib/cli/sensors.ts"),
+  },
+  install: {
+    about: "install leaf as a hardened systemd service (binary, unit, config, credential)",
+    load: () => import("./lib/cli/install.ts"),
+  },
+  uninstall: {
+    about: "remove what leaf install laid down (config and outbox stay)",
+    load: () => import("./lib/cli/install.ts").then((m) => ({ main: m.uninstall })),
   },
   version: {
     about: "print version, Deno version and target",

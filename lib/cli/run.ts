@@ -12,6 +12,13 @@ import { EXIT } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveTarget } from "../config/target.ts";
 import { createLogger } from "../log.ts";
+import { createNotifier, statusText } from "../systemd/notify.ts";
+import {
+  createHeartbeat,
+  createWatchdog,
+  heartbeatTestHooks,
+  staleAfter,
+} from "../systemd/watchdog.ts";
 import { shapeBody } from "../agent/message.ts";
 import { startLoop } from "../agent/loop.ts";
 import { encodePropertyBag } from "../iothub/properties.ts";
@@ -44,6 +51,8 @@ export async function main(args: string[]): Promise<number> {
   const { config, file } = await loadConfig(configFlags(values));
   if (values["state-dir"] !== undefined) config.stateDir = values["state-dir"];
   const log = createLogger({ level: config.log.level, format: config.log.format });
+  // First, before any child process starts: it takes NOTIFY_SOCKET out of the environment.
+  const notifier = createNotifier({ log });
   const target = await resolveTarget(config);
   const connector = await createConnector(target, {
     keepAliveMs: config.gateway.keepAlive,
@@ -75,7 +84,13 @@ export async function main(args: string[]): Promise<number> {
     sensors: sensors.map((s) => s.sensor.name).join(","),
   });
 
+  const heartbeat = createHeartbeat({
+    staleAfterMs: staleAfter(sensors),
+    log,
+    ...heartbeatTestHooks(),
+  });
   const loop = startLoop({
+    onHeartbeat: heartbeat.beat,
     sensors,
     log,
     onTick(readings, scheduledAt) {
@@ -166,7 +181,22 @@ export async function main(args: string[]): Promise<number> {
       ...(s.lastError ? { lastError: s.lastError } : {}),
     };
   }
-  const status = setInterval(() => log.info("status", statusLine()), config.log.statusInterval);
+  // Ready once config, outbox and sensors are: never waits for the gateway,
+  // so an outage cannot fail the start.
+  await notifier.ready(statusText(statusLine()));
+  const watchdog = createWatchdog({
+    notifier,
+    intervalMs: notifier.watchdogInterval,
+    isHealthy: heartbeat.isHealthy,
+    log,
+    describe: () => ({ heartbeatAge: `${Math.round(heartbeat.age())} ms` }),
+  });
+  watchdog.start();
+  const status = setInterval(() => {
+    const line = statusLine();
+    log.info("status", line);
+    void notifier.status(statusText(line));
+  }, config.log.statusInterval);
 
   const signal = await new Promise<string>((resolve) => {
     for (const sig of ["SIGTERM", "SIGINT"] as const) {
@@ -175,6 +205,8 @@ export async function main(args: string[]): Promise<number> {
   });
   log.info(`${signal}: stopping`, { shutdownTimeout: `${config.shutdownTimeout} ms` });
   clearInterval(status);
+  watchdog.stop();
+  await notifier.stopping(`${signal}: stopping`);
   await loop.stop();
   outbox.commit();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -187,5 +219,6 @@ export async function main(args: string[]): Promise<number> {
   await Promise.all(sensors.map((s) => s.sensor.close?.().catch(() => {})));
   log.info("stopped", statusLine());
   outbox.close();
+  await notifier.close();
   return EXIT.ok;
 }
