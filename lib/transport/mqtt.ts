@@ -1,20 +1,38 @@
 /**
  * One MQTT 3.1.1 connection over TLS to the gateway, with the root CA pinned
- * in memory. The only module that imports `npm:mqtt`.
+ * in memory (`node:tls` `ca` replaces the OS roots for this socket).
  *
- * `MqttSession.open()` resolves on CONNACK or rejects with a classified
+ * leaf speaks the protocol itself (packets in `mqtt_codec.ts`) rather than
+ * through `npm:mqtt`: a device client needs a small subset, and measured on
+ * this runtime mqtt.js costs ~75 ms of import time and ~14 MiB of pre-allocated
+ * buffers, and can crash the process on a PUBACK that arrives after a forced
+ * close (BENCHMARKS.md, issue notes).
+ *
+ * `MqttSession.open()` resolves on CONNACK 0 or rejects with a classified
  * {@linkcode LeafError} (exit codes of CLI.md); `publish()` resolves on PUBACK
  * and rejects when the connection is lost or the PUBACK deadline passes, which
- * also tears the connection down (a half-open link must not look alive).
+ * also tears the connection down (a half-open link must not look alive). The
+ * keep-alive detects a silent idle link within 2 × keep-alive.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
-import mqtt from "mqtt";
+import tls from "node:tls";
 import { LeafError, UnreachableError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
 import { classifyConnectError, type DialContext } from "./classify.ts";
+import {
+  DISCONNECT,
+  encodeConnect,
+  encodePuback,
+  encodePublish,
+  encodeSubscribe,
+  type Packet,
+  PacketReader,
+  PINGREQ,
+  ProtocolError,
+  topicBytes,
+} from "./mqtt_codec.ts";
 
 /** Options of {@linkcode MqttSession.open}. */
 export interface SessionOptions {
@@ -46,14 +64,16 @@ export interface SessionOptions {
   clean?: boolean;
 }
 
+/** Handler for messages the gateway sends us. */
+export type MessageHandler = (topic: string, payload: Uint8Array) => void;
+
 interface Pending {
   at: number;
   resolve: () => void;
-  reject: (e: LeafError) => void;
+  reject: (e: LeafError | Error) => void;
 }
 
-/** Handler for messages the gateway sends us. */
-export type MessageHandler = (topic: string, payload: Uint8Array) => void;
+const encoder = new TextEncoder();
 
 function dialContext(o: SessionOptions): DialContext {
   return {
@@ -68,49 +88,98 @@ function classify(error: unknown, o: SessionOptions): LeafError | Error {
   if (error instanceof LeafError) return error;
   const known = classifyConnectError(error, dialContext(o));
   if (known) return known;
-  const message = error instanceof Error ? error.message : String(error);
-  if (/connack timeout/i.test(message)) {
+  if (error instanceof ProtocolError) {
     return new UnreachableError(
-      `No CONNACK from "${o.host}:${o.port}" within ${Math.round(o.connectTimeoutMs / 1000)} s`,
+      `The gateway "${o.host}:${o.port}" broke the MQTT protocol: ${error.message}`,
       {
-        code: "timeout",
-        hint: "the gateway accepted TCP but did not answer MQTT CONNECT: check edgeHub's logs",
+        code: "protocol",
+        hint: "is this port an MQTT over TLS endpoint (8883)?",
         cause: error,
       },
     );
   }
-  if (/keepalive timeout/i.test(message)) {
-    return new UnreachableError(
-      `The link to "${o.host}:${o.port}" went silent (keep-alive timeout)`,
-      {
-        code: "keepalive",
-        cause: error,
-      },
-    );
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * The socket side: write coalescing (every packet written in one turn of the
+ * event loop leaves in one TLS write) and packet reassembly.
+ */
+class Wire {
+  #queue: Uint8Array[] = [];
+  #scheduled = false;
+  lastWrite = performance.now();
+  lastRead = performance.now();
+
+  constructor(readonly socket: tls.TLSSocket) {}
+
+  write(bytes: Uint8Array): void {
+    this.#queue.push(bytes);
+    this.lastWrite = performance.now();
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.flush());
   }
-  return error instanceof Error ? error : new Error(message);
+
+  flush(): void {
+    this.#scheduled = false;
+    const parts = this.#queue;
+    if (parts.length === 0 || this.socket.destroyed) return;
+    this.#queue = [];
+    if (parts.length === 1) {
+      this.socket.write(parts[0]);
+      return;
+    }
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    this.socket.write(all);
+  }
 }
 
 /** A connected MQTT session. */
 export class MqttSession {
-  readonly #client: mqtt.MqttClient;
+  readonly #wire: Wire;
   readonly #options: SessionOptions;
   readonly #pending = new Map<number, Pending>();
+  readonly #subacks = new Map<number, (granted: number[]) => void>();
   #nextId = 0;
   #ticker: ReturnType<typeof setInterval> | undefined;
+  #pingSentAt: number | undefined;
   #closeReason: LeafError | Error | undefined;
   #ended = false;
+  #gone = false;
   #handlers: MessageHandler[] = [];
   readonly #closed: Promise<LeafError | Error | undefined>;
 
-  private constructor(client: mqtt.MqttClient, options: SessionOptions) {
-    this.#client = client;
+  private constructor(wire: Wire, reader: PacketReader, options: SessionOptions) {
+    this.#wire = wire;
     this.#options = options;
+    const socket = wire.socket;
+    socket.removeAllListeners("data");
+    socket.on("data", (chunk: Uint8Array) => {
+      wire.lastRead = performance.now();
+      let packets: Packet[];
+      try {
+        packets = reader.push(chunk);
+      } catch (error) {
+        this.destroy(classify(error, options) as LeafError);
+        return;
+      }
+      for (const p of packets) this.#onPacket(p);
+    });
+    socket.on("error", (error: Error) => {
+      this.#closeReason ??= classify(error, options);
+    });
     this.#closed = new Promise((resolve) => {
-      client.on("error", (e) => {
-        this.#closeReason ??= classify(e, options);
-      });
-      client.once("close", () => {
+      socket.once("close", () => {
+        this.#gone = true;
+        this.#stopTicker();
         const reason = this.#ended ? undefined : this.#closeReason ?? new UnreachableError(
           `The gateway "${options.host}:${options.port}" closed the connection`,
           { code: "closed" },
@@ -118,21 +187,18 @@ export class MqttSession {
         this.#failAll(
           reason ?? new UnreachableError("The connection was closed", { code: "closed" }),
         );
-        this.#stopTicker();
-        client.end(true);
         resolve(reason);
       });
     });
-    client.on("message", (topic, payload) => {
-      for (const h of this.#handlers) h(topic, payload);
-    });
+    this.#startTicker();
   }
 
   /** Connects and resolves once the gateway accepted CONNECT. */
   static open(options: SessionOptions): Promise<MqttSession> {
     return new Promise((resolve, reject) => {
-      const client = mqtt.connect({
-        protocol: "mqtts",
+      let settled = false;
+      let firstError: unknown;
+      const socket = tls.connect({
         host: options.address ?? options.host,
         port: options.port,
         // SNI and the name checked; an IP gateway is checked against its IP SAN.
@@ -141,47 +207,80 @@ export class MqttSession {
         ...(options.cert ? { cert: options.cert } : {}),
         ...(options.key ? { key: options.key.reveal() } : {}),
         rejectUnauthorized: true,
-        clientId: options.clientId,
-        username: options.username,
-        ...(options.password ? { password: options.password.reveal() } : {}),
-        protocolVersion: 4,
-        clean: options.clean ?? false,
-        keepalive: options.keepAliveSeconds,
-        reconnectPeriod: 0,
-        connectTimeout: options.connectTimeoutMs,
-        resubscribe: false,
-        queueQoSZero: false,
+        minVersion: "TLSv1.2",
       });
-      let firstError: unknown;
-      let settled = false;
-      const onError = (e: unknown) => {
-        firstError ??= e;
-      };
-      const onClose = () => {
-        // mqtt.js may report the cause just after the socket closes.
-        setTimeout(() => {
-          if (settled) return;
-          settled = true;
-          client.removeListener("error", onError);
-          client.end(true);
-          reject(
-            firstError === undefined
-              ? new UnreachableError(
-                `The gateway "${options.host}:${options.port}" closed the connection before answering CONNECT`,
-                { code: "closed", hint: "run `leaf check` to see where it fails" },
-              )
-              : classify(firstError, options),
-          );
-        }, 0);
-      };
-      client.on("error", onError);
-      client.once("close", onClose);
-      client.once("connect", () => {
+      socket.setNoDelay(true);
+      const wire = new Wire(socket);
+      const reader = new PacketReader();
+      const fail = (error: unknown) => {
         if (settled) return;
         settled = true;
-        client.removeListener("error", onError);
-        client.removeListener("close", onClose);
-        resolve(new MqttSession(client, options));
+        clearTimeout(timer);
+        socket.destroy();
+        reject(classify(error, options));
+      };
+      const timer = setTimeout(() => {
+        fail(
+          new UnreachableError(
+            `No CONNACK from "${options.host}:${options.port}" within ${
+              Math.round(options.connectTimeoutMs / 1000)
+            } s`,
+            {
+              code: "timeout",
+              hint:
+                "the gateway accepted TCP but did not answer (TLS or MQTT CONNECT): check edgeHub's logs",
+            },
+          ),
+        );
+      }, options.connectTimeoutMs);
+      socket.on("error", (error) => {
+        firstError ??= error;
+        fail(error);
+      });
+      socket.once("close", () => {
+        fail(
+          firstError ?? new UnreachableError(
+            `The gateway "${options.host}:${options.port}" closed the connection before answering CONNECT`,
+            { code: "closed", hint: "run `leaf check` to see where it fails" },
+          ),
+        );
+      });
+      socket.once("secureConnect", () => {
+        if (!socket.authorized) {
+          return fail(socket.authorizationError ?? new Error("TLS not authorized"));
+        }
+        wire.write(encodeConnect({
+          clientId: options.clientId,
+          username: options.username,
+          ...(options.password ? { password: options.password.reveal() } : {}),
+          keepAlive: options.keepAliveSeconds,
+          clean: options.clean ?? false,
+        }));
+      });
+      socket.on("data", (chunk: Uint8Array) => {
+        if (settled) return;
+        let packets: Packet[];
+        try {
+          packets = reader.push(chunk);
+        } catch (error) {
+          return fail(error);
+        }
+        const connack = packets[0];
+        if (!connack) return;
+        if (connack.type !== "connack") {
+          return fail(new ProtocolError(`expected CONNACK, got ${connack.type}`));
+        }
+        if (connack.returnCode !== 0) {
+          return fail({ code: connack.returnCode, message: "CONNACK refused" });
+        }
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        socket.removeAllListeners("close");
+        const session = new MqttSession(wire, reader, options);
+        resolve(session);
+        // Anything that arrived in the same chunk after CONNACK.
+        for (const p of packets.slice(1)) session.#onPacket(p);
       });
     });
   }
@@ -191,7 +290,7 @@ export class MqttSession {
     return this.#closed;
   }
 
-  /** Publishes awaiting neither ack nor deadline. */
+  /** Publishes awaiting their PUBACK. */
   get inFlight(): number {
     return this.#pending.size;
   }
@@ -201,71 +300,138 @@ export class MqttSession {
     this.#handlers.push(handler);
   }
 
-  /** Publishes; QoS 1 resolves on PUBACK, QoS 0 once written. */
+  /** Publishes; QoS 1 resolves on PUBACK, QoS 0 once queued for writing. */
   publish(topic: string, payload: string | Uint8Array, qos: 0 | 1 = 1): Promise<void> {
-    if (this.#closeReason && !this.#client.connected) {
-      return Promise.reject(this.#closeReason);
-    }
-    return new Promise((resolve, reject) => {
-      const id = ++this.#nextId;
-      this.#pending.set(id, { at: performance.now(), resolve, reject });
-      this.#armTicker();
-      this.#client.publish(
-        topic,
-        typeof payload === "string"
-          ? payload
-          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-        { qos },
-        (err) => {
-          const p = this.#pending.get(id);
-          if (!p) return;
-          this.#pending.delete(id);
-          if (err) p.reject(classify(err, this.#options) as LeafError);
-          else p.resolve();
-        },
+    if (this.#gone || this.#ended) {
+      return Promise.reject(
+        this.#closeReason ?? new UnreachableError("The connection is closed", { code: "closed" }),
       );
+    }
+    const body = typeof payload === "string" ? encoder.encode(payload) : payload;
+    if (qos === 0) {
+      this.#wire.write(encodePublish(topicBytes(topic), body, 0));
+      return Promise.resolve();
+    }
+    const id = this.#allocateId();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { at: performance.now(), resolve, reject });
+      this.#wire.write(encodePublish(topicBytes(topic), body, 1, id));
     });
   }
 
   /** Subscribes; resolves to the granted QoS per filter (128 = refused). */
-  async subscribe(filters: { topic: string; qos: 0 | 1 }[]): Promise<number[]> {
-    const granted = await this.#client.subscribeAsync(
-      Object.fromEntries(filters.map((f) => [f.topic, { qos: f.qos }])),
-    );
-    return granted.map((g) => g.qos);
+  subscribe(filters: { topic: string; qos: 0 | 1 }[]): Promise<number[]> {
+    if (this.#gone) return Promise.reject(this.#closeReason);
+    const id = this.#allocateId();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#subacks.delete(id);
+        reject(new UnreachableError("No SUBACK from the gateway", { code: "timeout" }));
+      }, this.#options.ackTimeoutMs);
+      this.#subacks.set(id, (granted) => {
+        clearTimeout(timer);
+        resolve(granted);
+      });
+      this.#closed.then(() => {
+        if (this.#subacks.delete(id)) {
+          clearTimeout(timer);
+          reject(
+            this.#closeReason ??
+              new UnreachableError("The connection was closed", { code: "closed" }),
+          );
+        }
+      });
+      this.#wire.write(encodeSubscribe(id, filters));
+    });
   }
 
   /** Sends DISCONNECT and closes; waits at most `timeoutMs`. */
   async end(timeoutMs = 2_000): Promise<void> {
-    if (this.#ended) return;
+    if (this.#ended) return void await this.#closed;
     this.#ended = true;
     this.#stopTicker();
+    const socket = this.#wire.socket;
+    if (!this.#gone) {
+      this.#wire.write(DISCONNECT);
+      this.#wire.flush();
+      socket.end();
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      this.#client.endAsync(false).catch(() => {}),
+      this.#closed,
       new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
     ]);
     clearTimeout(timer);
-    this.#client.end(true);
+    socket.destroy();
     await this.#closed;
   }
 
   /** Drops the connection at once (no DISCONNECT), failing in-flight publishes. */
   destroy(reason: LeafError): void {
     this.#closeReason ??= reason;
-    this.#client.end(true);
+    this.#wire.socket.destroy();
+  }
+
+  #onPacket(p: Packet): void {
+    switch (p.type) {
+      case "puback": {
+        const pending = this.#pending.get(p.packetId);
+        if (!pending) return; // a late or duplicate PUBACK: harmless
+        this.#pending.delete(p.packetId);
+        pending.resolve();
+        return;
+      }
+      case "publish":
+        for (const h of this.#handlers) {
+          try {
+            h(p.topic, p.payload);
+          } catch { /* a handler's bug must not break the connection */ }
+        }
+        if (p.qos >= 1 && p.packetId !== undefined) this.#wire.write(encodePuback(p.packetId));
+        return;
+      case "suback": {
+        const done = this.#subacks.get(p.packetId);
+        this.#subacks.delete(p.packetId);
+        done?.(p.granted);
+        return;
+      }
+      case "pingresp":
+        this.#pingSentAt = undefined;
+        return;
+      case "connack":
+        this.destroy(classify(new ProtocolError("a second CONNACK"), this.#options) as LeafError);
+        return;
+      case "unsuback":
+        return;
+    }
+  }
+
+  #allocateId(): number {
+    for (let i = 0; i < 65_535; i++) {
+      this.#nextId = this.#nextId >= 65_535 ? 1 : this.#nextId + 1;
+      if (!this.#pending.has(this.#nextId) && !this.#subacks.has(this.#nextId)) return this.#nextId;
+    }
+    throw new Error("all 65535 MQTT packet ids are in flight");
   }
 
   #failAll(reason: LeafError | Error): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) p.reject(reason as LeafError);
+    for (const p of pending) p.reject(reason);
   }
 
-  #armTicker(): void {
-    if (this.#ticker !== undefined) return;
-    const every = Math.max(50, Math.min(1_000, this.#options.ackTimeoutMs / 4));
-    this.#ticker = setInterval(() => this.#checkDeadline(), every);
+  /**
+   * One timer for both deadlines: the oldest PUBACK, and the keep-alive
+   * (PINGREQ after 3/4 of the keep-alive without writing; the link is dead
+   * when its PINGRESP has not come 3/4 of a keep-alive later).
+   */
+  #startTicker(): void {
+    const keepAliveMs = this.#options.keepAliveSeconds * 1000;
+    const every = Math.max(
+      50,
+      Math.min(1_000, this.#options.ackTimeoutMs / 4, keepAliveMs > 0 ? keepAliveMs / 4 : 1_000),
+    );
+    this.#ticker = setInterval(() => this.#tick(keepAliveMs), every);
   }
 
   #stopTicker(): void {
@@ -273,13 +439,10 @@ export class MqttSession {
     this.#ticker = undefined;
   }
 
-  #checkDeadline(): void {
+  #tick(keepAliveMs: number): void {
+    const now = performance.now();
     const oldest = this.#pending.values().next();
-    if (oldest.done) {
-      this.#stopTicker();
-      return;
-    }
-    if (performance.now() - oldest.value.at > this.#options.ackTimeoutMs) {
+    if (!oldest.done && now - oldest.value.at > this.#options.ackTimeoutMs) {
       this.destroy(
         new UnreachableError(
           `No PUBACK from "${this.#options.host}:${this.#options.port}" within ${
@@ -288,6 +451,25 @@ export class MqttSession {
           { code: "ack_timeout" },
         ),
       );
+      return;
+    }
+    if (keepAliveMs <= 0) return;
+    if (this.#pingSentAt !== undefined) {
+      if (now - this.#pingSentAt > keepAliveMs * 0.75) {
+        this.destroy(
+          new UnreachableError(
+            `The link to "${this.#options.host}:${this.#options.port}" went silent (no PINGRESP within ${
+              Math.round(keepAliveMs * 0.75 / 1000)
+            } s)`,
+            { code: "keepalive" },
+          ),
+        );
+      }
+      return;
+    }
+    if (now - this.#wire.lastWrite >= keepAliveMs * 0.75) {
+      this.#pingSentAt = now;
+      this.#wire.write(PINGREQ);
     }
   }
 }

@@ -180,7 +180,9 @@ export function createSender(options: SenderOptions): Sender {
             for (const r of rows) options.source.ack(r.seq);
             stats.inFlight = inFlight.size;
             if (inFlight.size === 0) idle?.();
-            fill();
+            // Refill at half the window: the refill's PUBLISH packets then
+            // leave in one TLS write instead of one per PUBACK.
+            if (inFlight.size <= window / 2) fill();
           },
           (error) => {
             inFlight.delete(first);
