@@ -38,6 +38,7 @@ import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
 import { EXIT } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
+import { V8_FLAGS_ARG } from "../lib/v8_flags.ts";
 import {
   type Emulator,
   type EmulatorMissing,
@@ -163,6 +164,7 @@ async function build(runtime: Runtime, outDir: string, emulator: Emulator | Emul
     "compile",
     "-A",
     "--unstable-net",
+    V8_FLAGS_ARG,
     "--no-check",
     "--target",
     target,

@@ -6,6 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS_ARG } from "../lib/v8_flags.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
@@ -31,6 +32,8 @@ export async function tempDir(prefix = "test"): Promise<TempDir> {
 
 /** Permissions the leaf subprocess gets in tests (scoped, not -A). */
 export const LEAF_PERMISSIONS = [
+  // Not a permission, but part of how leaf ships (lib/v8_flags.ts).
+  V8_FLAGS_ARG,
   "--allow-read",
   "--allow-write",
   "--allow-net",

@@ -26,6 +26,7 @@ import {
   encodeConnect,
   encodePuback,
   encodePublish,
+  encodePublishText,
   encodeSubscribe,
   type Packet,
   PacketReader,
@@ -307,15 +308,18 @@ export class MqttSession {
         this.#closeReason ?? new UnreachableError("The connection is closed", { code: "closed" }),
       );
     }
-    const body = typeof payload === "string" ? encoder.encode(payload) : payload;
     if (qos === 0) {
+      const body = typeof payload === "string" ? encoder.encode(payload) : payload;
       this.#wire.write(encodePublish(topicBytes(topic), body, 0));
       return Promise.resolve();
     }
     const id = this.#allocateId();
+    const packet = typeof payload === "string"
+      ? encodePublishText(topic, payload, id)
+      : encodePublish(topicBytes(topic), payload, 1, id);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { at: performance.now(), resolve, reject });
-      this.#wire.write(encodePublish(topicBytes(topic), body, 1, id));
+      this.#wire.write(packet);
     });
   }
 

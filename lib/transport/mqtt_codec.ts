@@ -55,6 +55,13 @@ class Writer {
     this.bytes[this.#at++] = v >> 8;
     this.bytes[this.#at++] = v & 0xff;
   }
+  get at(): number {
+    return this.#at;
+  }
+  text(t: string, bytes: number) {
+    encoder.encodeInto(t, this.bytes.subarray(this.#at, this.#at + bytes));
+    this.#at += bytes;
+  }
   raw(b: Uint8Array) {
     this.bytes.set(b, this.#at);
     this.#at += b.length;
@@ -116,6 +123,36 @@ export function encodePublish(
   w.str(topic);
   if (qos > 0) w.u16(packetId);
   w.raw(payload);
+  return w.bytes;
+}
+
+/** UTF-8 byte length of `text`, without allocating. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * QoS 1 PUBLISH of text topic and payload, encoded straight into the packet
+ * (one allocation per message on the hot path of a drain).
+ */
+export function encodePublishText(topic: string, payload: string, packetId: number): Uint8Array {
+  const topicLength = utf8Length(topic);
+  if (topicLength > 0xffff) throw new RangeError("MQTT topic is longer than 65535 bytes");
+  const w = new Writer((PACKET.publish << 4) | (1 << 1), 2 + topicLength + 2 + utf8Length(payload));
+  w.u16(topicLength);
+  w.text(topic, topicLength);
+  w.u16(packetId);
+  w.text(payload, w.bytes.length - w.at);
   return w.bytes;
 }
 

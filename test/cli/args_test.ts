@@ -214,3 +214,12 @@ Deno.test("parseMessageFlag() rejects text that is not JSON (exit 2) with a quot
     assert.match(error.hint ?? "", /--message '\{"temperature": 21\.5\}'/);
   }
 });
+
+Deno.test("deno task leaf runs the source with the V8 flags the binary ships with", async () => {
+  const { V8_FLAGS_ARG } = await import("../../lib/v8_flags.ts");
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.ok(
+    String(config.tasks.leaf.command).includes(` ${V8_FLAGS_ARG} `),
+    config.tasks.leaf.command,
+  );
+});
