@@ -40,7 +40,10 @@ Deno.test("leaf run reports its twin, applies a desired interval, answers method
   const before = (await delivered(out)).length;
   await new Promise((r) => setTimeout(r, 3_000));
   const during = (await delivered(out)).length - before;
-  assert.ok(during >= 1 && during <= 5, `${during} messages in 3 s at a 1 s interval (40 ms before)`);
+  assert.ok(
+    during >= 1 && during <= 5,
+    `${during} messages in 3 s at a 1 s interval (40 ms before)`,
+  );
 
   const ping = await admin(gateway, "POST", "/twins/dev-1/methods", {
     methodName: "ping",

@@ -14,7 +14,13 @@ import {
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 
 Deno.test("encodeConnect() writes MQTT 3.1.1 with username, password, keep-alive and clean flag", () => {
-  const b = encodeConnect({ clientId: "d1", username: "u", password: "p", keepAlive: 60, clean: false });
+  const b = encodeConnect({
+    clientId: "d1",
+    username: "u",
+    password: "p",
+    keepAlive: 60,
+    clean: false,
+  });
   assert.equal(
     hex(b),
     // CONNECT, len 20, "MQTT", level 4, flags user+pass, keepalive 60, "d1", "u", "p"
@@ -37,7 +43,10 @@ Deno.test("encodePublish() writes QoS 1 with a packet id and a multi-byte remain
 });
 
 Deno.test("encodeSubscribe(), encodePuback(), PINGREQ and DISCONNECT have the fixed headers of the standard", () => {
-  assert.equal(hex(encodeSubscribe(7, [{ topic: "x/#", qos: 1 }])), "82 08 00 07 00 03 78 2f 23 01");
+  assert.equal(
+    hex(encodeSubscribe(7, [{ topic: "x/#", qos: 1 }])),
+    "82 08 00 07 00 03 78 2f 23 01",
+  );
   assert.equal(hex(encodePuback(258)), "40 02 01 02");
   assert.equal(hex(PINGREQ), "c0 00");
   assert.equal(hex(DISCONNECT), "e0 00");
@@ -45,11 +54,28 @@ Deno.test("encodeSubscribe(), encodePuback(), PINGREQ and DISCONNECT have the fi
 
 Deno.test("PacketReader reassembles packets split at every byte and several in one chunk", () => {
   const stream = new Uint8Array([
-    0x20, 0x02, 0x00, 0x00, // CONNACK accepted
-    0x40, 0x02, 0x00, 0x05, // PUBACK 5
-    0x90, 0x04, 0x00, 0x09, 0x01, 0x80, // SUBACK 9: [1, 128]
-    0xd0, 0x00, // PINGRESP
-    ...encodePublish(topicBytes("$iothub/methods/POST/ping/?$rid=1"), new TextEncoder().encode("{}"), 1, 77),
+    0x20,
+    0x02,
+    0x00,
+    0x00, // CONNACK accepted
+    0x40,
+    0x02,
+    0x00,
+    0x05, // PUBACK 5
+    0x90,
+    0x04,
+    0x00,
+    0x09,
+    0x01,
+    0x80, // SUBACK 9: [1, 128]
+    0xd0,
+    0x00, // PINGRESP
+    ...encodePublish(
+      topicBytes("$iothub/methods/POST/ping/?$rid=1"),
+      new TextEncoder().encode("{}"),
+      1,
+      77,
+    ),
   ]);
   const expected = [
     { type: "connack", sessionPresent: false, returnCode: 0 },
@@ -85,8 +111,20 @@ Deno.test("PacketReader handles a payload whose remaining length needs three byt
 
 Deno.test("PacketReader rejects malformed and oversize packets", () => {
   assert.throws(() => new PacketReader().push(Uint8Array.of(0x20, 0x03, 0, 0, 0)), ProtocolError);
-  assert.throws(() => new PacketReader().push(Uint8Array.of(0x20, 0xff, 0xff, 0xff, 0xff, 0x01)), ProtocolError);
-  assert.throws(() => new PacketReader().push(Uint8Array.of(0x10, 0x00)), /unexpected packet type 1/);
-  assert.throws(() => new PacketReader(100).push(encodePublish(topicBytes("t"), new Uint8Array(200), 0)), /too large/);
-  assert.throws(() => new PacketReader().push(Uint8Array.of(0x30, 0x04, 0x00, 0x02, 0xff, 0xfe)), /not UTF-8/);
+  assert.throws(
+    () => new PacketReader().push(Uint8Array.of(0x20, 0xff, 0xff, 0xff, 0xff, 0x01)),
+    ProtocolError,
+  );
+  assert.throws(
+    () => new PacketReader().push(Uint8Array.of(0x10, 0x00)),
+    /unexpected packet type 1/,
+  );
+  assert.throws(
+    () => new PacketReader(100).push(encodePublish(topicBytes("t"), new Uint8Array(200), 0)),
+    /too large/,
+  );
+  assert.throws(
+    () => new PacketReader().push(Uint8Array.of(0x30, 0x04, 0x00, 0x02, 0xff, 0xfe)),
+    /not UTF-8/,
+  );
 });
