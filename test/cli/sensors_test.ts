@@ -1,31 +1,16 @@
 /**
- * `leaf sensors` as a user runs it: a subprocess on each fixture board and on
- * this machine. Until main.ts dispatches `sensors`, the subprocess calls
- * lib/cli/sensors.ts's main() through `deno eval`, with main.ts's own error
- * reporting, so the output and exit codes are the same.
+ * `leaf sensors` as a user runs it: a subprocess of the real entry point on
+ * each fixture board and on this machine.
  */
 import assert from "node:assert/strict";
-import { pathToFileURL } from "node:url";
 import { leafEnv, MAIN, ROOT, runLeaf, tempDir } from "../_helpers.ts";
 import { board, BOARDS, PROC } from "../sensors/_board.ts";
 
-const SENSORS_CLI = `${ROOT}lib/cli/sensors.ts`;
-/** True once main.ts dispatches `leaf sensors`. */
-const DISPATCHED = (await Deno.readTextFile(MAIN)).includes("./lib/cli/sensors.ts");
-
 /** Runs `leaf sensors <args>`; `allowAll` as the compiled binary has (needed for the real /sys and /proc). */
 async function leafSensors(args: string[], { allowAll = false } = {}) {
-  if (DISPATCHED && !allowAll) return await runLeaf(["sensors", ...args]);
-  const argv = DISPATCHED ? ["run", "-A", MAIN, "sensors", ...args] : [
-    "eval",
-    `import { main } from ${JSON.stringify(pathToFileURL(SENSORS_CLI).href)};
-     import { report } from ${JSON.stringify(pathToFileURL(MAIN).href)};
-     let code; try { code = await main(Deno.args); } catch (e) { code = report(e, false); }
-     Deno.exit(code);`,
-    ...args,
-  ];
+  if (!allowAll) return await runLeaf(["sensors", ...args]);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: argv,
+    args: ["run", "-A", MAIN, "sensors", ...args],
     env: leafEnv(),
     clearEnv: true,
     cwd: ROOT,
@@ -149,7 +134,6 @@ Deno.test("leaf sensors on this machine prints the system sensor and says what w
 
 Deno.test({
   name: "leaf sensors without --allow-all says Deno needs it for /sys and /proc",
-  ignore: !DISPATCHED,
   async fn() {
     const r = await leafSensors([]);
     assert.equal(r.code, 0, r.stderr);

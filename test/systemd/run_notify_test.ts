@@ -1,18 +1,13 @@
 /**
  * `leaf run` under a pretend systemd: NOTIFY_SOCKET names a real unix
  * datagram socket (bound by a child process), WATCHDOG_USEC asks for pings.
- *
- * Needs lib/cli/run.ts to be wired to lib/systemd/notify.ts and watchdog.ts
- * (and deno.json `"unstable": ["net"]`, so `deno run main.ts` has the unix
- * datagram API). Until run.ts calls createNotifier these tests are ignored.
+ * `deno run main.ts` has the unix datagram API through deno.json's
+ * `"unstable": ["net"]`.
  */
 import assert from "node:assert/strict";
 import { spawnLeaf, tempDir, waitFor } from "../_helpers.ts";
 import { freePort, writeRunConfig } from "../e2e/_run_setup.ts";
 import { startNotifyListener } from "./_listener.ts";
-
-const wired = (await Deno.readTextFile(new URL("../../lib/cli/run.ts", import.meta.url)))
-  .includes("createNotifier(");
 
 /** Timer and scheduling slack for a loaded CI machine, ms. */
 const SLACK = 100;
@@ -23,7 +18,6 @@ const pingTimes = (l: { with(line: string): { t: number }[] }) =>
 Deno.test({
   name:
     "leaf run: READY=1 with the gateway down, STATUS=, WATCHDOG=1 every WATCHDOG_USEC/2, STOPPING=1 on SIGTERM",
-  ignore: !wired,
   async fn() {
     await using dir = await tempDir("run-notify");
     await using listener = await startNotifyListener(`${dir.path}/notify.sock`);
@@ -64,7 +58,6 @@ Deno.test({
 
 Deno.test({
   name: "leaf run: WATCHDOG=1 stops when the agent loop wedges (LEAF_TEST_WEDGE_LOOP_AFTER)",
-  ignore: !wired,
   async fn() {
     await using dir = await tempDir("run-wedge");
     await using listener = await startNotifyListener(`@leaf-test-${crypto.randomUUID()}`);
