@@ -16,14 +16,13 @@
  *
  * @module
  */
-import { isIP } from "node:net";
-import tls from "node:tls";
 import { LeafError, UnreachableError } from "../errors.ts";
 import type { Secret } from "../secret.ts";
-import { classifyConnectError, type DialContext } from "./classify.ts";
+import { classifySession } from "./_session_errors.ts";
+import type { Wire } from "./_wire.ts";
+import { dial } from "./_dial.ts";
 import {
   DISCONNECT,
-  encodeConnect,
   encodePuback,
   encodePublish,
   encodePublishText,
@@ -76,73 +75,6 @@ interface Pending {
 
 const encoder = new TextEncoder();
 
-function dialContext(o: SessionOptions): DialContext {
-  return {
-    host: o.host,
-    port: o.port,
-    ...(o.address ? { address: o.address } : {}),
-    ...(o.caFile ? { caFile: o.caFile } : {}),
-  };
-}
-
-function classify(error: unknown, o: SessionOptions): LeafError | Error {
-  if (error instanceof LeafError) return error;
-  const known = classifyConnectError(error, dialContext(o));
-  if (known) return known;
-  if (error instanceof ProtocolError) {
-    return new UnreachableError(
-      `The gateway "${o.host}:${o.port}" broke the MQTT protocol: ${error.message}`,
-      {
-        code: "protocol",
-        hint: "is this port an MQTT over TLS endpoint (8883)?",
-        cause: error,
-      },
-    );
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-/**
- * The socket side: write coalescing (every packet written in one turn of the
- * event loop leaves in one TLS write) and packet reassembly.
- */
-class Wire {
-  #queue: Uint8Array[] = [];
-  #scheduled = false;
-  lastWrite = performance.now();
-  lastRead = performance.now();
-
-  constructor(readonly socket: tls.TLSSocket) {}
-
-  write(bytes: Uint8Array): void {
-    this.#queue.push(bytes);
-    this.lastWrite = performance.now();
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  flush(): void {
-    this.#scheduled = false;
-    const parts = this.#queue;
-    if (parts.length === 0 || this.socket.destroyed) return;
-    this.#queue = [];
-    if (parts.length === 1) {
-      this.socket.write(parts[0]);
-      return;
-    }
-    let size = 0;
-    for (const p of parts) size += p.length;
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    this.socket.write(all);
-  }
-}
-
 /** A connected MQTT session. */
 export class MqttSession {
   readonly #wire: Wire;
@@ -164,18 +96,17 @@ export class MqttSession {
     const socket = wire.socket;
     socket.removeAllListeners("data");
     socket.on("data", (chunk: Uint8Array) => {
-      wire.lastRead = performance.now();
       let packets: Packet[];
       try {
         packets = reader.push(chunk);
       } catch (error) {
-        this.destroy(classify(error, options) as LeafError);
+        this.destroy(classifySession(error, options) as LeafError);
         return;
       }
       for (const p of packets) this.#onPacket(p);
     });
     socket.on("error", (error: Error) => {
-      this.#closeReason ??= classify(error, options);
+      this.#closeReason ??= classifySession(error, options);
     });
     this.#closed = new Promise((resolve) => {
       socket.once("close", () => {
@@ -195,95 +126,12 @@ export class MqttSession {
   }
 
   /** Connects and resolves once the gateway accepted CONNECT. */
-  static open(options: SessionOptions): Promise<MqttSession> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      let firstError: unknown;
-      const socket = tls.connect({
-        host: options.address ?? options.host,
-        port: options.port,
-        // SNI and the name checked; an IP gateway is checked against its IP SAN.
-        ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
-        ca: options.ca,
-        ...(options.cert ? { cert: options.cert } : {}),
-        ...(options.key ? { key: options.key.reveal() } : {}),
-        rejectUnauthorized: true,
-        minVersion: "TLSv1.2",
-      });
-      socket.setNoDelay(true);
-      const wire = new Wire(socket);
-      const reader = new PacketReader();
-      const fail = (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        socket.destroy();
-        reject(classify(error, options));
-      };
-      const timer = setTimeout(() => {
-        fail(
-          new UnreachableError(
-            `No CONNACK from "${options.host}:${options.port}" within ${
-              Math.round(options.connectTimeoutMs / 1000)
-            } s`,
-            {
-              code: "timeout",
-              hint:
-                "the gateway accepted TCP but did not answer (TLS or MQTT CONNECT): check edgeHub's logs",
-            },
-          ),
-        );
-      }, options.connectTimeoutMs);
-      socket.on("error", (error) => {
-        firstError ??= error;
-        fail(error);
-      });
-      socket.once("close", () => {
-        fail(
-          firstError ?? new UnreachableError(
-            `The gateway "${options.host}:${options.port}" closed the connection before answering CONNECT`,
-            { code: "closed", hint: "run `leaf check` to see where it fails" },
-          ),
-        );
-      });
-      socket.once("secureConnect", () => {
-        if (!socket.authorized) {
-          return fail(socket.authorizationError ?? new Error("TLS not authorized"));
-        }
-        wire.write(encodeConnect({
-          clientId: options.clientId,
-          username: options.username,
-          ...(options.password ? { password: options.password.reveal() } : {}),
-          keepAlive: options.keepAliveSeconds,
-          clean: options.clean ?? false,
-        }));
-      });
-      socket.on("data", (chunk: Uint8Array) => {
-        if (settled) return;
-        let packets: Packet[];
-        try {
-          packets = reader.push(chunk);
-        } catch (error) {
-          return fail(error);
-        }
-        const connack = packets[0];
-        if (!connack) return;
-        if (connack.type !== "connack") {
-          return fail(new ProtocolError(`expected CONNACK, got ${connack.type}`));
-        }
-        if (connack.returnCode !== 0) {
-          return fail({ code: connack.returnCode, message: "CONNACK refused" });
-        }
-        settled = true;
-        clearTimeout(timer);
-        socket.removeAllListeners("error");
-        socket.removeAllListeners("close");
-        const session = new MqttSession(wire, reader, options);
-        resolve(session);
-        // Anything that arrived in the same chunk after CONNACK.
-        for (const p of packets.slice(1)) session.#onPacket(p);
-      });
-    });
+  static async open(options: SessionOptions): Promise<MqttSession> {
+    const { wire, reader, after } = await dial(options);
+    const session = new MqttSession(wire, reader, options);
+    // Anything that arrived in the same chunk as the CONNACK.
+    for (const p of after) session.#onPacket(p);
+    return session;
   }
 
   /** Resolves when the connection is gone: undefined after `end()`, else the reason. */
@@ -403,7 +251,9 @@ export class MqttSession {
         this.#pingSentAt = undefined;
         return;
       case "connack":
-        this.destroy(classify(new ProtocolError("a second CONNACK"), this.#options) as LeafError);
+        this.destroy(
+          classifySession(new ProtocolError("a second CONNACK"), this.#options) as LeafError,
+        );
         return;
       case "unsuback":
         return;
