@@ -6,7 +6,7 @@
  * @module
  */
 import tls from "node:tls";
-import { issueCertificate, type IssuedCertificate } from "../lib/trust/testchain.ts";
+import { issueCertificate, type IssuedCertificate } from "../lib/trust/issue_certificate.ts";
 
 /** A root → intermediate → server chain made for one test. */
 export interface TestPki {

@@ -19,7 +19,7 @@ import type { EventEmitter } from "node:events";
 import tls from "node:tls";
 import { ConfigError } from "../errors.ts";
 import { splitPem } from "../trust/pem.ts";
-import { loadGatewayServerCert } from "../trust/testchain.ts";
+import { loadGatewayServerCert } from "../trust/gateway_cert.ts";
 import { type AdminServer, startAdmin } from "./admin.ts";
 import { createHooks, type HookState } from "./hooks.ts";
 import { CloudSide } from "./cloud.ts";

@@ -2,11 +2,11 @@
  * Test certificates in IoT Edge's layout: root CA → intermediate → edge CA →
  * gateway server certificate, plus device certificates for X.509 auth.
  *
- * File names and extensions follow IoT Edge's `certGen.sh`; the server
- * certificate follows what aziot-edged issues to edgeHub (CN and SAN = the
- * hostname, SAN `edgeHub`, EKU serverAuth). Keys come from `node:crypto`
- * (fast); node-forge only builds and signs the certificates. This module is
- * the only importer of node-forge.
+ * File names and extensions follow IoT Edge's `certGen.sh` (see
+ * `chain_files.ts`); the server certificate follows what aziot-edged issues to
+ * edgeHub (CN and SAN = the hostname, SAN `edgeHub`, EKU serverAuth). The
+ * certificates are built by `issue_certificate.ts` (node-forge); the dev
+ * gateway reads its certificate back with `gateway_cert.ts`, without forge.
  *
  * @example
  * ```ts
@@ -16,83 +16,31 @@
  *
  * @module
  */
-import forge from "node-forge";
-import { createPrivateKey, createPublicKey, generateKeyPair, X509Certificate } from "node:crypto";
-import { isIP } from "node:net";
+import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { describeCertificate, splitPem } from "./pem.ts";
+import {
+  checkHostname,
+  exists,
+  makeFolders,
+  readChainFile,
+  ROOT_CERT_FILE,
+  writeCertificate,
+  type WrittenCertificate,
+} from "./chain_files.ts";
+import {
+  generateRsaKeyPem,
+  issueCertificate,
+  type IssuedCertificate,
+  parseIssuedCertificate,
+  wholeSeconds,
+} from "./issue_certificate.ts";
+import { describeCertificate } from "./pem.ts";
 
 /** CN of certGen.sh's root CA. */
 export const TEST_ROOT_CN = "Azure_IoT_Hub_CA_Cert_Test_Only";
 /** CN of certGen.sh's intermediate CA. */
 export const TEST_INTERMEDIATE_CN = "Azure_IoT_Hub_Intermediate_Cert_Test_Only";
-/** The root CA certificate, relative to the output folder: the file devices pin. */
-export const ROOT_CERT_FILE = "certs/azure-iot-test-only.root.ca.cert.pem";
-
-/** A node-forge certificate (node-forge ships no types; these are the members leaf uses). */
-export interface ForgeCertificate {
-  serialNumber: string;
-  validity: { notBefore: Date; notAfter: Date };
-  subject: { attributes: unknown[] };
-  getExtension(name: string): Record<string, unknown> | null;
-  generateSubjectKeyIdentifier(): { getBytes(): string };
-}
-
-/** A node-forge RSA private key (opaque to leaf). */
-export interface ForgePrivateKey {
-  sign(md: unknown): string;
-}
-
-/** What {@linkcode issueCertificate} needs; all but `commonName` have defaults. */
-export interface IssueOptions {
-  /** Subject CN. */
-  commonName: string;
-  /** The signer; omit for a self-signed certificate. */
-  issuer?: { cert: ForgeCertificate; key: ForgePrivateKey };
-  /** Issue a CA certificate. @default false */
-  isCa?: boolean;
-  /** basicConstraints pathLenConstraint of a CA. @default none */
-  pathLen?: number;
-  /** DNS names and IP addresses for the SAN; IPs are detected. @default [] */
-  altNames?: string[];
-  /** Extended key usages. @default [] */
-  extKeyUsage?: ("serverAuth" | "clientAuth")[];
-  /** Start of validity (seconds precision). @default now */
-  notBefore?: Date;
-  /** End of validity. @default notBefore + 30 days */
-  notAfter?: Date;
-  /** The subject's key as PKCS#8 PEM. @default a new RSA 2048 key */
-  keyPem?: string;
-}
-
-/** A certificate and its key, as PEM and as node-forge objects. */
-export interface IssuedCertificate {
-  /** The certificate as PEM. */
-  certPem: string;
-  /** The unencrypted PKCS#8 private key as PEM. */
-  keyPem: string;
-  /** The certificate as a node-forge object (to sign others with). */
-  cert: ForgeCertificate;
-  /** The private key as a node-forge object. */
-  key: ForgePrivateKey;
-}
-
-/** A certificate written to disk: its paths (under `outDir`) and contents. */
-export interface WrittenCertificate {
-  /** Path of the certificate. */
-  certPath: string;
-  /** Path of the certificate followed by its issuers (just itself when self-signed); undefined for the root. */
-  fullChainPath?: string;
-  /** Path of the private key (mode 0600). */
-  keyPath: string;
-  /** The certificate as PEM. */
-  certPem: string;
-  /** The full chain as PEM; undefined for the root. */
-  fullChainPem?: string;
-  /** The private key as PEM. */
-  keyPem: string;
-}
 
 /** Options of {@linkcode createEdgeTestChain}. */
 export interface EdgeTestChainOptions {
@@ -152,93 +100,8 @@ export interface DeviceCertificate extends WrittenCertificate {
   sha256Thumbprint: string;
 }
 
-/** The gateway's server certificate as the dev gateway loads it. */
-export interface GatewayServerCert {
-  /** Server certificate followed by its issuers up to the root. */
-  certPem: string;
-  /** The server's private key. */
-  keyPem: string;
-  /** The test root CA (what devices pin). */
-  rootPem: string;
-  /** Path of the full-chain file. */
-  path: string;
-}
-
 const DAY_MS = 86_400_000;
-const HOSTNAME =
-  /^(?=.{1,64}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const DEVICE_ID = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
-
-/** A new RSA 2048 private key as unencrypted PKCS#8 PEM, generated off the main thread. */
-export function generateRsaKeyPem(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    generateKeyPair("rsa", {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: "spki", format: "pem" },
-      privateKeyEncoding: { type: "pkcs8", format: "pem" },
-    }, (error, _publicKey, privateKey) => error ? reject(error) : resolve(privateKey));
-  });
-}
-
-/** Builds an X.509 v3 certificate with AKI/SKI and signs it with SHA-256. */
-export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
-  const keyPem = options.keyPem ?? await generateRsaKeyPem();
-  const key: ForgePrivateKey = forge.pki.privateKeyFromPem(keyPem);
-  const publicKeyPem = createPublicKey(keyPem).export({ type: "spki", format: "pem" });
-  const cert = forge.pki.createCertificate();
-  cert.version = 2; // v3
-  cert.serialNumber = randomSerial();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
-  const notBefore = wholeSeconds(options.notBefore ?? new Date());
-  cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = wholeSeconds(
-    options.notAfter ?? new Date(notBefore.getTime() + 30 * DAY_MS),
-  );
-  const subject = [{
-    name: "commonName",
-    value: options.commonName,
-    valueTagClass: forge.asn1.Type.UTF8,
-  }];
-  cert.setSubject(subject);
-  cert.setIssuer(options.issuer ? options.issuer.cert.subject.attributes : subject);
-  const issuerKeyId = options.issuer
-    ? keyIdentifier(options.issuer.cert)
-    : cert.generateSubjectKeyIdentifier().getBytes();
-  const basicConstraints = options.isCa
-    ? { name: "basicConstraints", critical: true, cA: true }
-    : { name: "basicConstraints", cA: false };
-  if (options.isCa && options.pathLen !== undefined) {
-    Object.assign(basicConstraints, { pathLenConstraint: options.pathLen });
-  }
-  const extensions: Record<string, unknown>[] = [
-    basicConstraints,
-    options.isCa
-      ? {
-        name: "keyUsage",
-        critical: true,
-        keyCertSign: true,
-        cRLSign: true,
-        digitalSignature: true,
-      }
-      : { name: "keyUsage", critical: true, digitalSignature: true, keyEncipherment: true },
-    { name: "subjectKeyIdentifier" },
-    { name: "authorityKeyIdentifier", keyIdentifier: issuerKeyId },
-  ];
-  const eku = options.extKeyUsage ?? [];
-  if (eku.length > 0) {
-    extensions.push({ name: "extKeyUsage", ...Object.fromEntries(eku.map((u) => [u, true])) });
-  }
-  const altNames = options.altNames ?? [];
-  if (altNames.length > 0) {
-    extensions.push({
-      name: "subjectAltName",
-      altNames: altNames.map((n) => isIP(n) ? { type: 7, ip: n } : { type: 2, value: n }),
-    });
-  }
-  cert.setExtensions(extensions);
-  cert.sign(options.issuer?.key ?? key, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem, cert, key };
-}
 
 /** Writes root CA, intermediate, edge CA and gateway server certificate in IoT Edge's layout. */
 export async function createEdgeTestChain(options: EdgeTestChainOptions): Promise<EdgeTestChain> {
@@ -386,75 +249,6 @@ export async function createDeviceCertificate(
   };
 }
 
-/**
- * Loads `certs/iot-edge-server-<hostname>-full-chain.cert.pem`, its key and
- * the test root from a folder written by {@linkcode createEdgeTestChain}.
- */
-export async function loadGatewayServerCert(
-  certsDir: string,
-  hostname: string,
-): Promise<GatewayServerCert> {
-  checkHostname(hostname);
-  const prefix = `iot-edge-server-${hostname}`;
-  const path = join(certsDir, "certs", `${prefix}-full-chain.cert.pem`);
-  if (!await exists(path)) {
-    const others = await serverHostnames(certsDir);
-    const has = others.length > 0
-      ? `it has ${others.map((h) => `"${h}"`).join(", ")}`
-      : "it has none";
-    throw new ConfigError(
-      `No gateway server certificate for "${hostname}" in "${certsDir}" (${has})`,
-      { hint: `run \`leaf certs create --hostname ${hostname} --out ${certsDir}\`` },
-    );
-  }
-  const certPem = await readChainFile(certsDir, `certs/${prefix}-full-chain.cert.pem`);
-  const keyPem = await readChainFile(certsDir, `private/${prefix}.key.pem`);
-  const rootPem = await readChainFile(certsDir, ROOT_CERT_FILE);
-  let matches = false;
-  try {
-    matches = new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
-  } catch (cause) {
-    throw new ConfigError(`Gateway server certificate or key in "${certsDir}" does not parse`, {
-      cause,
-      hint: `run \`leaf certs create --hostname ${hostname} --out ${certsDir} --force\``,
-    });
-  }
-  const chain = splitPem(certPem, path);
-  const root = splitPem(rootPem, join(certsDir, ROOT_CERT_FILE))[0];
-  if (chain.length < 2 || chain.at(-1)?.pem !== root?.pem) {
-    throw new ConfigError(
-      `"${path}" does not end with the root CA in "${join(certsDir, ROOT_CERT_FILE)}"`,
-      {
-        hint:
-          `the root was replaced after this certificate was made: run \`leaf certs create --hostname ${hostname} --out ${certsDir} --force\``,
-      },
-    );
-  }
-  if (!matches) {
-    throw new ConfigError(
-      `"${join(certsDir, "private", `${prefix}.key.pem`)}" is not the key of "${path}"`,
-      {
-        hint: `run \`leaf certs create --hostname ${hostname} --out ${certsDir} --force\``,
-      },
-    );
-  }
-  return { certPem, keyPem, rootPem, path };
-}
-
-/** Hostnames that have a server certificate in `certsDir`, sorted. */
-async function serverHostnames(certsDir: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(join(certsDir, "certs"))) {
-      const match = /^iot-edge-server-(.+)-full-chain\.cert\.pem$/.exec(entry.name);
-      if (match) names.push(match[1]);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return names.sort();
-}
-
 /** Reads a certificate and its key written by {@linkcode createEdgeTestChain}. */
 async function readIssued(
   outDir: string,
@@ -464,12 +258,7 @@ async function readIssued(
   const certPem = await readChainFile(outDir, `certs/${prefix}.cert.pem`, orElse);
   const keyPem = await readChainFile(outDir, `private/${prefix}.key.pem`, orElse);
   try {
-    return {
-      certPem,
-      keyPem,
-      cert: forge.pki.certificateFromPem(certPem),
-      key: forge.pki.privateKeyFromPem(keyPem),
-    };
+    return parseIssuedCertificate(certPem, keyPem);
   } catch (cause) {
     throw new ConfigError(
       `"${join(outDir, "certs", `${prefix}.cert.pem`)}" or its key does not parse`,
@@ -479,111 +268,6 @@ async function readIssued(
       },
     );
   }
-}
-
-/** Reads `relative` under `dir`; a missing file is a ConfigError that says how to create it. */
-async function readChainFile(dir: string, relative: string, orElse = ""): Promise<string> {
-  const path = join(dir, relative);
-  try {
-    return await Deno.readTextFile(path);
-  } catch (cause) {
-    const reason = cause instanceof Deno.errors.NotFound ? "is missing" : "cannot be read";
-    throw new ConfigError(`Test chain file "${path}" ${reason}`, {
-      cause,
-      hint:
-        `create the chain with \`leaf certs create --hostname <gateway> --out ${dir}\`${orElse}`,
-    });
-  }
-}
-
-/**
- * Writes `certs/<prefix>.cert.pem`, `certs/<prefix>-full-chain.cert.pem`
- * (the certificate and then `issuers`; skipped when there are none, unless
- * `alwaysChain`) and `private/<prefix>.key.pem` (mode 0600).
- */
-async function writeCertificate(
-  outDir: string,
-  prefix: string,
-  issued: IssuedCertificate,
-  issuers: Pick<IssuedCertificate, "certPem">[],
-  files: string[],
-  alwaysChain = false,
-): Promise<WrittenCertificate> {
-  const certPath = join(outDir, "certs", `${prefix}.cert.pem`);
-  const keyPath = join(outDir, "private", `${prefix}.key.pem`);
-  await replaceFile(certPath, issued.certPem, 0o644);
-  files.push(certPath);
-  let fullChainPath: string | undefined;
-  let fullChainPem: string | undefined;
-  if (issuers.length > 0 || alwaysChain) {
-    fullChainPath = join(outDir, "certs", `${prefix}-full-chain.cert.pem`);
-    fullChainPem = [issued, ...issuers].map((c) => c.certPem).join("");
-    await replaceFile(fullChainPath, fullChainPem, 0o644);
-    files.push(fullChainPath);
-  }
-  await replaceFile(keyPath, issued.keyPem, 0o600);
-  files.push(keyPath);
-  return {
-    certPath,
-    fullChainPath,
-    keyPath,
-    certPem: issued.certPem,
-    fullChainPem,
-    keyPem: issued.keyPem,
-  };
-}
-
-/** Creates a new file with `mode` (removing any old one first, so a key is never briefly world-readable). */
-async function replaceFile(path: string, text: string, mode: number): Promise<void> {
-  await Deno.remove(path).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
-  await Deno.writeTextFile(path, text, { createNew: true, mode });
-  await Deno.chmod(path, mode);
-}
-
-async function makeFolders(outDir: string): Promise<void> {
-  await Deno.mkdir(join(outDir, "certs"), { recursive: true });
-  await Deno.mkdir(join(outDir, "private"), { recursive: true, mode: 0o700 });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/** The issuer's own SKI when it has one, else one computed like ours. */
-function keyIdentifier(cert: ForgeCertificate): string {
-  const ski = cert.getExtension("subjectKeyIdentifier")?.subjectKeyIdentifier;
-  return typeof ski === "string"
-    ? forge.util.hexToBytes(ski)
-    : cert.generateSubjectKeyIdentifier().getBytes();
-}
-
-/** 16 random bytes as hex, first byte 0x01-0x7f: positive and minimally DER-encoded. */
-function randomSerial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = (bytes[0] & 0x7f) || 0x01;
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function wholeSeconds(date: Date): Date {
-  return new Date(Math.floor(date.getTime() / 1000) * 1000);
-}
-
-function checkHostname(hostname: string): void {
-  if (isIP(hostname) || HOSTNAME.test(hostname)) return;
-  throw new ConfigError(
-    `Hostname "${hostname}" is not a DNS name of at most 64 characters or an IP address`,
-    {
-      hint: "use the `hostname` from the gateway's /etc/aziot/config.toml",
-    },
-  );
 }
 
 function checkFileName(value: string, what: string, flag: string): void {

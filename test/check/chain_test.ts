@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { diagnoseChain } from "../../lib/check/chain.ts";
 import { hostMatchesSan } from "../../lib/check/san.ts";
-import { issueCertificate } from "../../lib/trust/testchain.ts";
+import { issueCertificate } from "../../lib/trust/issue_certificate.ts";
 import { createPki } from "../_tls.ts";
 
 const DAY = 86_400_000;

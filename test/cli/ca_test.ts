@@ -2,11 +2,8 @@
 // temporary tree (--root) seeded with real CA files, never on this machine's trust store.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  createDeviceCertificate,
-  createEdgeTestChain,
-  issueCertificate,
-} from "../../lib/trust/testchain.ts";
+import { issueCertificate } from "../../lib/trust/issue_certificate.ts";
+import { createDeviceCertificate, createEdgeTestChain } from "../../lib/trust/testchain.ts";
 import { leafCommand, leafEnv, type LeafResult, runLeaf, tempDir } from "../_helpers.ts";
 
 const TOOL = "/usr/sbin/update-ca-certificates";

@@ -9,7 +9,8 @@ import {
 import { parseDevicesYaml } from "../../lib/gateway/devices_file.ts";
 import { createRegistry } from "../../lib/gateway/registry.ts";
 import { splitPem } from "../../lib/trust/pem.ts";
-import { createDeviceCertificate, ROOT_CERT_FILE } from "../../lib/trust/testchain.ts";
+import { ROOT_CERT_FILE } from "../../lib/trust/chain_files.ts";
+import { createDeviceCertificate } from "../../lib/trust/testchain.ts";
 import { HUB, KEY_A, KEY_B, sasToken, testChainDir, usernameFor } from "./_setup.ts";
 
 const KEY_C = btoa("leaf-test-device-key-c-000000000");

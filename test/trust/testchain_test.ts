@@ -5,12 +5,12 @@ import { connect, createServer } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../../lib/errors.ts";
 import { describeCertificate, splitPem } from "../../lib/trust/pem.ts";
+import { ROOT_CERT_FILE } from "../../lib/trust/chain_files.ts";
+import { loadGatewayServerCert } from "../../lib/trust/gateway_cert.ts";
+import { issueCertificate } from "../../lib/trust/issue_certificate.ts";
 import {
   createDeviceCertificate,
   createEdgeTestChain,
-  issueCertificate,
-  loadGatewayServerCert,
-  ROOT_CERT_FILE,
   TEST_INTERMEDIATE_CN,
   TEST_ROOT_CN,
 } from "../../lib/trust/testchain.ts";
