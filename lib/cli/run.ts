@@ -11,7 +11,7 @@
 import { EXIT } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveTarget } from "../config/target.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, redact } from "../log.ts";
 import { createNotifier, statusText } from "../systemd/notify.ts";
 import {
   createHeartbeat,
@@ -19,7 +19,8 @@ import {
   heartbeatTestHooks,
   staleAfter,
 } from "../systemd/watchdog.ts";
-import { shapeBody } from "../agent/message.ts";
+import { MAX_MESSAGE_BYTES, shapeBody } from "../agent/message.ts";
+import { utf8Bytes } from "../agent/pack.ts";
 import { startLoop } from "../agent/loop.ts";
 import { encodePropertyBag } from "../iothub/properties.ts";
 import { createSensors } from "../sensors/create.ts";
@@ -40,6 +41,19 @@ Stops on SIGTERM/SIGINT after flushing.
 Options:
   --state-dir DIR           override stateDir
 ${CONNECTION_HELP}`;
+
+/** The smallest interval the device twin may ask for (a fleet pays per message). */
+const MIN_TWIN_INTERVAL_MS = 1_000;
+
+/** Room for the property bag leaf adds to a message (`$.mid`, `$.ct`, `$.ce`, `$.ctime`, topic). */
+const MAX_PROPS_BYTES = 512;
+
+/** Waits for `promise`, at most `ms`. */
+async function within(ms: number, promise: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
+}
 
 /** Runs `leaf run`. */
 export async function main(args: string[]): Promise<number> {
@@ -84,6 +98,7 @@ export async function main(args: string[]): Promise<number> {
     sensors: sensors.map((s) => s.sensor.name).join(","),
   });
 
+  let oversize = 0;
   const heartbeat = createHeartbeat({
     staleAfterMs: staleAfter(sensors),
     log,
@@ -94,6 +109,19 @@ export async function main(args: string[]): Promise<number> {
     sensors,
     log,
     onTick(readings, scheduledAt) {
+      // edgeHub acknowledges and then silently drops messages over 256 KB:
+      // refuse such a tick here, loudly, instead of queueing a loss.
+      const worst = JSON.stringify(
+        shapeBody(identity.deviceId, Number.MAX_SAFE_INTEGER, readings, scheduledAt),
+      );
+      if (utf8Bytes(worst) + MAX_PROPS_BYTES > MAX_MESSAGE_BYTES) {
+        oversize++;
+        log.error("a tick's message is over IoT Hub's 256 KB limit and was not queued", {
+          readings: readings.length,
+          bytes: utf8Bytes(worst),
+        });
+        return;
+      }
       outbox.append(scheduledAt, (seq, mid) => ({
         body: JSON.stringify(shapeBody(identity.deviceId, seq, readings, scheduledAt)),
         props: encodePropertyBag({
@@ -133,9 +161,11 @@ export async function main(args: string[]): Promise<number> {
           : typeof wanted === "string"
           ? parseDuration(wanted)
           : undefined;
-        if (ms === undefined || !Number.isFinite(ms) || ms < 100 || ms > 86_400_000) {
+        if (
+          ms === undefined || !Number.isFinite(ms) || ms < MIN_TWIN_INTERVAL_MS || ms > 86_400_000
+        ) {
           log.warn(
-            "ignored desired telemetryInterval: use a duration from 100ms to 24h, or seconds",
+            "ignored desired telemetryInterval: use a duration from 1s to 24h, or seconds",
             {
               value: JSON.stringify(wanted),
             },
@@ -178,7 +208,8 @@ export async function main(args: string[]): Promise<number> {
       reconnects: s.reconnects,
       renewals: s.renewals,
       c2d: cloud.stats.c2dReceived,
-      ...(s.lastError ? { lastError: s.lastError } : {}),
+      ...(oversize ? { oversize } : {}),
+      ...(s.lastError ? { lastError: redact(s.lastError) } : {}),
     };
   }
   // Ready once config, outbox and sensors are: never waits for the gateway,
@@ -203,20 +234,33 @@ export async function main(args: string[]): Promise<number> {
       Deno.addSignalListener(sig, () => resolve(sig));
     }
   });
+  // One deadline for the whole shutdown, taken at the signal. A second signal
+  // means "now": commit what was read and go.
+  const deadline = performance.now() + config.shutdownTimeout;
+  const left = () => Math.max(0, deadline - performance.now());
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => {
+      log.warn(`${sig} again: exiting now`);
+      try {
+        outbox.commit();
+        outbox.close();
+      } finally {
+        Deno.exit(EXIT.ok);
+      }
+    });
+  }
   log.info(`${signal}: stopping`, { shutdownTimeout: `${config.shutdownTimeout} ms` });
   clearInterval(status);
   watchdog.stop();
   await notifier.stopping(`${signal}: stopping`);
   await loop.stop();
   outbox.commit();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    sender.stop(config.shutdownTimeout),
-    new Promise((r) => timer = setTimeout(r, config.shutdownTimeout + 2_000)),
-  ]);
-  clearTimeout(timer);
+  await within(left(), sender.stop(left()));
   outbox.commit();
-  await Promise.all(sensors.map((s) => s.sensor.close?.().catch(() => {})));
+  await within(
+    Math.min(left(), 1_000),
+    Promise.all(sensors.map((s) => s.sensor.close?.().catch(() => {}))),
+  );
   log.info("stopped", statusLine());
   outbox.close();
   await notifier.close();

@@ -31,7 +31,8 @@ acknowledgement, disconnect. Exit codes: 0 sent, 2 bad input, 3 TLS trust,
 
 Options:
   --count N                 messages to send (default 1)
-  --message JSON            body; leaf adds "seq" and "ts" (default: a simulated reading)
+  --message JSON            body; leaf adds "seq" (1..N), "sendId" and "ts" (default: a
+                            simulated reading)
   --property K=V            application property (repeatable)
   --window N                publishes in flight at once (default: outbox.window, 32)
   --quiet                   print nothing on success
@@ -97,12 +98,16 @@ export async function main(args: string[]): Promise<number> {
 
   const { config } = await loadConfig(configFlags(values));
   const target = await resolveTarget(config);
-  const window = intFlag("window", values.window, { min: 1, max: 65_535 }) ?? config.outbox.window;
+  const window = intFlag("window", values.window, { min: 1, max: 1024 }) ?? config.outbox.window;
   const identity = {
     deviceId: target.cs.deviceId,
     ...(target.cs.moduleId ? { moduleId: target.cs.moduleId } : {}),
   };
 
+  // `seq` numbers this invocation's messages 1..N; `sendId` names the
+  // invocation. The per-device seq that survives restarts is `leaf run`'s
+  // (a one-shot command must not take the agent's outbox lock).
+  const sendId = crypto.randomUUID();
   // Messages are built as the window frees up (memory stays flat for big
   // counts); the first is built and size-checked before touching the network.
   const sensor = template ? undefined : createSimulatedSensor({ seed: Date.now() & 0xffff });
@@ -118,14 +123,14 @@ export async function main(args: string[]): Promise<number> {
     const messageId = crypto.randomUUID();
     return {
       topic: topicHead + messageId + topicMid + iso.replaceAll(":", "%3A") + topicTail,
-      payload: `${open}"seq":${seq},"ts":"${iso}"}`,
+      payload: `${open}"sendId":"${sendId}","seq":${seq},"ts":"${iso}"}`,
       messageId,
     };
   };
   const make = async (seq: number): Promise<OutgoingMessage> => {
     if (template) return makeFast(seq);
     const now = Date.now();
-    const body = shapeBody(identity.deviceId, seq, await sensor!.read(now), now);
+    const body = { ...shapeBody(identity.deviceId, seq, await sensor!.read(now), now), sendId };
     return buildMessage({
       identity,
       messageId: crypto.randomUUID(),

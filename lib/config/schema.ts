@@ -226,7 +226,7 @@ export const SCHEMA: ObjectField = {
           min: 1,
         },
         commitEvery: { type: "int", doc: "or every N messages", default: 100, min: 1 },
-        window: { type: "int", doc: "in-flight QoS 1 publishes", default: 32, min: 1, max: 65535 },
+        window: { type: "int", doc: "in-flight QoS 1 publishes", default: 32, min: 1, max: 1024 },
         synchronous: {
           type: "enum",
           doc:

@@ -147,6 +147,7 @@ export function createSender(options: SenderOptions): Sender {
   /** Drains the source through `s` until renewal time, loss or stop. */
   const pump = (
     s: MqttSession,
+    /** When a fresh token must replace this one; undefined: never (X.509, fixed token). */
     expiresAt: number | undefined,
     issuedAt: number,
   ): Promise<PumpEnd> =>
@@ -177,12 +178,16 @@ export function createSender(options: SenderOptions): Sender {
           () => {
             inFlight.delete(first);
             stats.acked += rows.length;
-            for (const r of rows) options.source.ack(r.seq);
             stats.inFlight = inFlight.size;
             if (inFlight.size === 0) idle?.();
-            // Refill at half the window: the refill's PUBLISH packets then
-            // leave in one TLS write instead of one per PUBACK.
-            if (inFlight.size <= window / 2) fill();
+            // The outbox may fail (a closed store at shutdown, a disk fault):
+            // that ends this session, never the process.
+            guarded(() => {
+              for (const r of rows) options.source.ack(r.seq);
+              // Refill at half the window: the refill's PUBLISH packets then
+              // leave in one TLS write instead of one per PUBACK.
+              if (inFlight.size <= window / 2) fill();
+            });
           },
           (error) => {
             inFlight.delete(first);
@@ -215,7 +220,7 @@ export function createSender(options: SenderOptions): Sender {
           const waitFor = rows[0].created + pack.maxDelay - now();
           if (!group.full && !more && waitFor > 0) {
             clearTimeout(packTimer);
-            packTimer = setTimeout(fill, Math.min(waitFor, 60_000));
+            packTimer = setTimeout(() => guarded(fill), Math.min(waitFor, 60_000));
             break;
           }
           const chosen = rows.slice(0, group.count);
@@ -253,16 +258,46 @@ export function createSender(options: SenderOptions): Sender {
         renewTimer = setTimeout(scheduleRenewal, Math.min(wait, 30_000));
       };
 
-      const unsubscribe = options.source.onCommitted(fill);
+      const guarded = (f: () => void) => {
+        try {
+          f();
+        } catch (error) {
+          log.error("the outbox failed while sending; reconnecting", { error: String(error) });
+          finish({ kind: "lost", error });
+        }
+      };
+      const unsubscribe = options.source.onCommitted(() => guarded(fill));
       wakePump = (end) => {
         if (end.kind === "stop") {
           drain(Math.max(0, stopDeadline - performance.now())).then(() => finish(end));
         }
       };
       s.closed.then((reason) => finish({ kind: "lost", error: reason }));
+      if (stopping) return finish({ kind: "stop" });
       scheduleRenewal();
-      fill();
+      guarded(fill);
     });
+
+  const maxDelay = options.backoff?.maxDelay ?? 30_000;
+  /** A link that stayed up this long resets the backoff. */
+  const stableMs = Math.max(maxDelay, 10_000);
+  let lostLogged = -Infinity;
+  let lostSuppressed = 0;
+  /** "connection lost" at most every 10 s, with a count of the ones in between. */
+  const lostLog = (reason: string, delay: number) => {
+    if (now() - lostLogged < 10_000 && now() >= lostLogged) {
+      lostSuppressed++;
+      return;
+    }
+    const more = lostSuppressed > 0 ? ` (${lostSuppressed} more since the last report)` : "";
+    lostSuppressed = 0;
+    lostLogged = now();
+    log.warn(
+      `connection to ${where} lost: ${reason}; reconnecting in ${
+        (delay / 1000).toFixed(1)
+      } s${more}`,
+    );
+  };
 
   const run = async () => {
     let first = true;
@@ -292,19 +327,23 @@ export function createSender(options: SenderOptions): Sender {
         stats.connects++;
         if (!first) stats.reconnects++;
         first = false;
-        backoff.reset();
+        const connectedAt = now();
         log.info(`connected to ${where}`, {
           client: attempt.options.clientId,
           ...(attempt.expiresAt ? { tokenExpires: new Date(attempt.expiresAt).toISOString() } : {}),
         });
-        try {
-          await options.onSession?.(s);
-        } catch (error) {
-          log.warn("subscribing to twin, methods and C2D failed; telemetry continues", {
-            error: String(error),
+        // Twin, methods and C2D in the background: telemetry never waits
+        // for a SUBACK or a twin answer (edgeHub may be cut off from the hub).
+        Promise.resolve()
+          .then(() => options.onSession?.(s))
+          .catch((error) => {
+            if (!stopping) {
+              log.warn("subscribing to twin, methods and C2D failed; telemetry continues", {
+                error: String(error instanceof Error ? error.message : error),
+              });
+            }
           });
-        }
-        const end = await pump(s, attempt.expiresAt, issuedAt);
+        const end = await pump(s, attempt.renewable ? attempt.expiresAt : undefined, issuedAt);
         session = undefined;
         stats.connected = false;
         if (end.kind === "renew") {
@@ -322,10 +361,12 @@ export function createSender(options: SenderOptions): Sender {
           : String(end.error ?? "closed");
         stats.lastError = reason;
         if (stopping) break;
+        // Back to the first delay only after a link that held: a gateway that
+        // accepts and drops at once (two devices sharing one identity) must not
+        // be hammered every few milliseconds.
+        if (now() - connectedAt >= stableMs) backoff.reset();
         const delay = backoff.next();
-        log.warn(
-          `connection to ${where} lost: ${reason}; reconnecting in ${(delay / 1000).toFixed(1)} s`,
-        );
+        lostLog(reason, delay);
         await sleep(delay);
       } catch (error) {
         session = undefined;

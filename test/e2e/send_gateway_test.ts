@@ -78,3 +78,16 @@ Deno.test("leaf send exits 4 for an expired SharedAccessSignature without dialli
   assert.match(result.stderr, /SharedAccessSignature expired at 2001-09-09/);
   assert.ok(!result.stderr.includes("sig=abc"));
 });
+
+Deno.test("leaf send exits 2 for a SharedAccessSignature that is not a SAS token", async () => {
+  const certs = await testChainDir();
+  const result = await runLeaf([
+    "send",
+    "--connection-string",
+    `HostName=${HUB};DeviceId=dev-1;SharedAccessSignature=SharedAccessSignature garbage;GatewayHostName=localhost:1`,
+    "--ca",
+    `${certs}/certs/azure-iot-test-only.root.ca.cert.pem`,
+  ]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /SharedAccessSignature is not a valid SAS token/);
+});

@@ -113,3 +113,32 @@ Deno.test("leaf send as a module: client id device/module, module topic, SAS aud
   }
   assert.ok(gw.lines.some((l) => /connected dev-1\/mod-a/.test(l)), gw.lines.join("\n"));
 });
+
+Deno.test("leaf send exits 2 naming the file when the X.509 certificate and key are swapped or do not match", async () => {
+  await using dir = await tempDir("send-x509-files");
+  const a = await createDeviceCertificate({ outDir: dir.path, deviceId: "pi-a", selfSigned: true });
+  const b = await createDeviceCertificate({ outDir: dir.path, deviceId: "pi-b", selfSigned: true });
+  const cs = `HostName=${HUB};DeviceId=pi-a;x509=true;GatewayHostName=localhost:1`;
+  const cases: [string, string, RegExp][] = [
+    [a.keyPath, a.certPath, /Device certificate ".*pi-a\.key\.pem" does not hold a certificate/],
+    [a.certPath, a.certPath, /Device key ".*pi-a\.cert\.pem" does not hold a private key/],
+    [a.certPath, b.keyPath, /Device key ".*pi-b\.key\.pem" does not belong to the certificate/],
+  ];
+  for (const [cert, key, pattern] of cases) {
+    const result = await runLeaf([
+      "send",
+      "--connection-string",
+      cs,
+      "--ca",
+      await root(),
+      "--cert",
+      cert,
+      "--key",
+      key,
+    ]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stderr.trim().split("\n").length, 1);
+    assert.match(result.stderr, pattern);
+    assert.ok(!result.stderr.includes("PRIVATE KEY"));
+  }
+});
