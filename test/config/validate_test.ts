@@ -266,7 +266,7 @@ Deno.test.each([
     "use 4096, 512KiB, 64MiB",
   ],
   [{ outbox: { window: 0 } }, "outbox.window: 0 is below 1", undefined],
-  [{ outbox: { window: 70000 } }, "outbox.window: 70000 is above 65535", undefined],
+  [{ outbox: { window: 2000 } }, "outbox.window: 2000 is above 1024", undefined],
   [
     { telemetry: { batch: { maxBytes: 100 } } },
     "telemetry.batch.maxBytes: 100 is too small",
