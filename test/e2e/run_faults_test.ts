@@ -92,9 +92,18 @@ Deno.test("leaf run killed with SIGKILL 3 times leaves no seq gap at the gateway
   const config = await writeRunConfig(dir.path, port);
   await using gw = new RestartableGateway(port, out);
   await gw.start();
+  const delays: number[] = [];
   for (let i = 0; i < 3; i++) {
+    const before = (await delivered(out)).length;
     const agent = spawnLeaf(["run", "--config", config]);
-    await sleep(700 + Math.random() * 1_300);
+    // Kill while it is sending: after the first new delivery, at a random moment.
+    await waitFor(async () => (await delivered(out)).length > before, {
+      timeoutMs: 15_000,
+      what: "sending",
+    });
+    const delay = Math.round(Math.random() * 1_000);
+    delays.push(delay);
+    await sleep(delay);
     await agent.stop("SIGKILL");
   }
   await using last = spawnLeaf(["run", "--config", config]);
@@ -105,7 +114,10 @@ Deno.test("leaf run killed with SIGKILL 3 times leaves no seq gap at the gateway
   assert.ok(max >= 100, `max seq ${max}`);
   // Only messages in flight at a kill may repeat: at most the window (32)
   // plus one uncommitted-ack interval per kill.
-  assert.ok(duplicates <= 3 * 64, `duplicates ${duplicates}`);
+  assert.ok(
+    duplicates <= 3 * 64,
+    `duplicates ${duplicates} (kills ${delays.join(", ")} ms into sending)`,
+  );
 });
 
 Deno.test("leaf run exits 0 on SIGTERM within the shutdown timeout and resumes without a gap", async () => {
