@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { EXIT, LeafError } from "./lib/errors.ts";
+import { EXIT, LeafError, UsageError } from "./lib/errors.ts";
+import { quoteArg, redact } from "./lib/log.ts";
 
 /** A command module: runs with its own argv, resolves to an exit code. */
 export interface CommandModule {
@@ -84,15 +85,24 @@ export async function leaf(argv: string[]): Promise<number> {
   const debug = argv.includes("--debug");
   const args = argv.filter((a) => a !== "--debug");
   const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
+  }
+  if (name === undefined) {
+    // A usage error (exit 2): the usage goes to stderr, like every error.
+    console.error(usage());
+    return EXIT.usage;
   }
   if (name === "--version" || name === "-V") return leaf(["version"]);
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    console.error(`Unknown command "${name}": run \`leaf --help\` for the list`);
-    return EXIT.usage;
+    return report(
+      new UsageError(`Unknown command ${quoteArg(name, "in argument 1")}`, {
+        hint: "run `leaf --help` for the list",
+      }),
+      debug,
+    );
   }
   try {
     const mod = await command.load();
@@ -102,17 +112,21 @@ export async function leaf(argv: string[]): Promise<number> {
   }
 }
 
-/** Prints an error as one line and returns its exit code. */
+/**
+ * Prints an error as one line and returns its exit code. Every line passes
+ * through {@linkcode redact}, so a key or token in a message is masked.
+ */
 export function report(error: unknown, debug: boolean): number {
+  const print = (text: string) => console.error(redact(text));
   if (error instanceof LeafError) {
-    console.error(`leaf: ${error.oneLine()}`);
-    if (debug) console.error(error);
+    print(`leaf: ${error.oneLine()}`);
+    if (debug) print(Deno.inspect(error));
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`leaf: internal error (a bug, please report it): ${message}`);
-  if (debug) console.error(error);
-  else console.error("leaf: run again with --debug for the stack trace");
+  print(`leaf: internal error (a bug, please report it): ${message}`);
+  if (debug) print(Deno.inspect(error));
+  else print("leaf: run again with --debug for the stack trace");
   return EXIT.bug;
 }
 

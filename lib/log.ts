@@ -34,21 +34,52 @@ export interface Logger {
   enabled(level: Level): boolean;
 }
 
-const SECRET_PATTERNS: RegExp[] = [
-  /SharedAccessSignature\s+[^\s"',;]+(?:\s*&\s*[^\s"',;]+)*/g,
-  /(SharedAccessKey\s*=\s*)[^;\s"']+/gi,
-  /(\bsig=)[^&\s"']+/g,
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-];
+/** `SharedAccessSignature <token>`; masked only when the token has `sr=` or `sig=`. */
+const SAS_TOKEN = /SharedAccessSignature\s+([^\s"',;]+(?:\s*&\s*[^\s"',;]+)*)/g;
+const SAS_FIELD = /(?:^|[&\s"'])(?:sr|sig)(?:=|%3D)/i;
+/** `SharedAccessKey=...`, also URL-encoded (`%3D`, ending at `%3B`). */
+const SHARED_ACCESS_KEY = /(SharedAccessKey\s*(?:=|%3D)\s*)(?:(?!%3B)[^;\s"'])+/gi;
+/** A bare `sig=...` parameter, also URL-encoded (`sig%3D...`, ending at `%26`). */
+const SIG_PARAM = /((?:(?<![A-Za-z0-9_])|(?<=%[0-9A-F]{2}))sig(?:=|%3D))(?:(?!%26)[^&\s"'])+/gi;
+/** A PEM private key, or its truncated beginning (BEGIN without END). */
+const PRIVATE_KEY =
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|(?:[A-Za-z0-9+/=:,\- \t\r\n]|\\[nrt])*)/g;
 
-/** Masks SAS tokens, keys and private keys in `text`. */
+/** Masks SAS tokens, keys, signatures and private keys in `text`. */
 export function redact(text: string): string {
-  let out = text;
-  out = out.replace(SECRET_PATTERNS[0], `SharedAccessSignature ${REDACTED}`);
-  out = out.replace(SECRET_PATTERNS[1], `$1${REDACTED}`);
-  out = out.replace(SECRET_PATTERNS[2], `$1${REDACTED}`);
-  out = out.replace(SECRET_PATTERNS[3], REDACTED);
-  return out;
+  return text
+    .replace(
+      SAS_TOKEN,
+      (match, token: string) =>
+        SAS_FIELD.test(` ${token}`) ? `SharedAccessSignature ${REDACTED}` : match,
+    )
+    .replace(SHARED_ACCESS_KEY, `$1${REDACTED}`)
+    .replace(SIG_PARAM, `$1${REDACTED}`)
+    .replace(PRIVATE_KEY, REDACTED);
+}
+
+/**
+ * True when a command-line value could be a secret, so messages must not
+ * echo it: it has `=` or `;` (connection strings, tokens), is long, spans
+ * lines, or looks like a base64 key.
+ */
+export function mayHoldSecret(value: string): boolean {
+  return /[=;\p{Cc}]/u.test(value) || value.length > 32 ||
+    /^(?=.*\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9+/_-]{16,}$/.test(value);
+}
+
+/**
+ * `"value"` for a message, or `position` (e.g. `argument 1`) when the value
+ * could hold a secret ({@linkcode mayHoldSecret}).
+ *
+ * @example
+ * ```ts
+ * quoteArg("extra", "argument 1"); // '"extra"'
+ * quoteArg("HostName=h;SharedAccessKey=k", "argument 1"); // "argument 1 (not shown: it may hold a secret)"
+ * ```
+ */
+export function quoteArg(value: string, position: string): string {
+  return mayHoldSecret(value) ? `${position} (not shown: it may hold a secret)` : `"${value}"`;
 }
 
 function textValue(v: unknown): string {

@@ -3,7 +3,9 @@
  *
  * 1. creates (or reuses) an IoT Edge-style test chain for `localhost` in
  *    `.leaf-demo/certs`,
- * 2. starts `leaf gateway` on a free port with one generated device,
+ * 2. starts `leaf gateway` on a free port with one generated device, whose
+ *    key goes in a `--devices` file (mode 0600), not on the command line
+ *    where `ps` would show it,
  * 3. starts `leaf run` with the simulated and system sensors against it,
  * and prints each message as the gateway receives it. Ctrl-C stops both.
  *
@@ -61,10 +63,25 @@ async function ensureKey(): Promise<string> {
   return key;
 }
 
+/** The gateway's device list, mode 0600: a key on the command line would show in `ps`. */
+async function writeDevices(key: string): Promise<string> {
+  const file = `${DIR}/devices.yaml`;
+  const text = [
+    "# Written by `deno task demo`.",
+    `- id: ${DEVICE}`,
+    `  key: "${key}"`,
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(file, text, { mode: 0o600 });
+  await Deno.chmod(file, 0o600); // `mode` applies only when the file is created
+  return file;
+}
+
 async function main() {
   await Deno.mkdir(DIR, { recursive: true });
   const certs = await ensureCerts();
   const key = await ensureKey();
+  const devices = await writeDevices(key);
 
   const gateway = leaf([
     "gateway",
@@ -76,8 +93,8 @@ async function main() {
     "0",
     "--admin-port",
     "0",
-    "--device",
-    `${DEVICE}:${key}`,
+    "--devices",
+    devices,
     "--out",
     `${DIR}/telemetry.jsonl`,
   ], "piped").spawn();
@@ -126,6 +143,7 @@ async function main() {
     ].join("\n"),
     { mode: 0o600 },
   );
+  await Deno.chmod(config, 0o600); // it holds the key; `mode` applies only on creation
   console.log(`demo: leaf run --config ${config}   (Ctrl-C stops)`);
   const agent = leaf(["run", "--config", config]).spawn();
 

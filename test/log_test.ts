@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, type LoggerOptions, redact } from "../lib/log.ts";
+import { createLogger, type LoggerOptions, mayHoldSecret, quoteArg, redact } from "../lib/log.ts";
 import { Secret } from "../lib/secret.ts";
 
 const KEY = btoa("leaf-test-key-do-not-leak-012345");
@@ -86,6 +86,87 @@ Deno.test("redact() masks a PEM private key inside a JSON string", () => {
 Deno.test("redact() masks several secrets in one text", () => {
   const out = redact(`a=${TOKEN} b=SharedAccessKey=${KEY} c=${PEM}`);
   assertNoSecret(out);
+});
+
+Deno.test("redact() keeps the words around SharedAccessSignature when no token follows", () => {
+  for (
+    const text of [
+      "SharedAccessSignature is not a valid SAS token",
+      "the password must start with SharedAccessSignature and carry sr, sig and se",
+      "SharedAccessSignature se=1900000000&skn=device",
+    ]
+  ) {
+    assert.equal(redact(text), text);
+  }
+});
+
+Deno.test("redact() masks a SAS token whatever the order of its fields", () => {
+  assert.equal(
+    redact(`token SharedAccessSignature se=1900000000&sig=${SIG}&sr=hub end`),
+    "token SharedAccessSignature [redacted] end",
+  );
+  assert.equal(redact(`SharedAccessSignature sr=hub`), "SharedAccessSignature [redacted]");
+});
+
+Deno.test("redact() masks a URL-encoded sig%3D parameter up to the encoded &", () => {
+  const encoded = encodeURIComponent(TOKEN);
+  const out = redact(`GET /x?token=${encoded}&next=1`);
+  assertNoSecret(out);
+  assert.equal(
+    out,
+    "GET /x?token=SharedAccessSignature%20sr%3Dhub.azure-devices.net%252Fdevices%252Fpi-01%26sig%3D[redacted]%26se%3D1900000000&next=1",
+  );
+  assert.equal(redact("a%3Fsig%3Dabc%26b=1"), "a%3Fsig%3D[redacted]%26b=1");
+  assert.equal(redact("design=1&consig=2"), "design=1&consig=2", "only a whole sig parameter");
+});
+
+Deno.test("redact() masks a URL-encoded SharedAccessKey%3D up to the encoded ;", () => {
+  const out = redact(
+    encodeURIComponent(`DeviceId=pi-01;SharedAccessKey=${KEY};GatewayHostName=gw`),
+  );
+  assertNoSecret(out);
+  assert.equal(out, "DeviceId%3Dpi-01%3BSharedAccessKey%3D[redacted]%3BGatewayHostName%3Dgw");
+});
+
+Deno.test("redact() masks a truncated PEM private key (BEGIN without END)", () => {
+  const truncated = PEM.split("\n").slice(0, 3).join("\n");
+  assert.equal(redact(`key file:\n${truncated}`), "key file:\n[redacted]");
+  const inJson = redact(JSON.stringify({ key: truncated, file: "/etc/leaf/device.key" }));
+  assertNoSecret(inJson);
+  assert.deepEqual(JSON.parse(inJson), { key: "[redacted]", file: "/etc/leaf/device.key" });
+  const encrypted =
+    "-----BEGIN ENCRYPTED PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nU2VjcmV0S2V5TWF0";
+  assert.equal(redact(encrypted), "[redacted]");
+});
+
+// ----------------------------------------------------------- quoteArg
+
+Deno.test("quoteArg() quotes a short harmless value", () => {
+  for (const value of ["extra", "chekc", "/etc/leaf/leaf.yaml", "-1", "8883", ""]) {
+    assert.equal(quoteArg(value, "argument 1"), `"${value}"`, value);
+    assert.equal(mayHoldSecret(value), false, value);
+  }
+});
+
+Deno.test("quoteArg() names by position a value that could hold a secret", () => {
+  for (
+    const value of [
+      `HostName=hub;DeviceId=pi-01;SharedAccessKey=${KEY}`,
+      KEY,
+      KEY.replace(/=+$/, ""),
+      "a=b",
+      "x;y",
+      "x".repeat(33),
+      "two\nlines",
+      TOKEN,
+    ]
+  ) {
+    assert.equal(
+      quoteArg(value, "argument 2"),
+      "argument 2 (not shown: it may hold a secret)",
+      value,
+    );
+  }
 });
 
 Deno.test("redact() leaves a certificate and ordinary text untouched", () => {

@@ -5,6 +5,7 @@
  * @module
  */
 import { EXIT } from "../errors.ts";
+import { isTlsProtocolError, TLS_PROTOCOL_HINT } from "../transport/classify.ts";
 import { describeCertificate } from "../trust/pem.ts";
 import { type ChainProblem, diagnoseChain } from "./chain.ts";
 import { certificateJson, chainLines } from "./report.ts";
@@ -85,6 +86,19 @@ export function tlsStep(probes: TlsProbes = PROBES): Step {
         return ok(
           `"${t.host}" verified (${verified.protocol}): a chain of ${chain.length} leads to the pinned root "${pinnedRoot}"`,
           { details, lines },
+        );
+      }
+
+      if (isTlsProtocolError(verified.code, verified.message)) {
+        // Same class and hint as `leaf send` (classify.ts `tls.protocol`).
+        const what = verified.code === "ECONNRESET"
+          ? "closed the connection during the TLS handshake"
+          : "does not speak TLS";
+        return fail(
+          `${address}:${t.port} accepted TCP but ${what} (${verified.code}: ${verified.message})`,
+          TLS_PROTOCOL_HINT,
+          EXIT.unreachable,
+          { details: { error: verified.code, message: verified.message, code: "tls.protocol" } },
         );
       }
 

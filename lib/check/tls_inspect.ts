@@ -96,7 +96,8 @@ function handshake(o: HandshakeOptions, verify: boolean): Promise<HandshakeResul
         finish({ ok: false, code: code ?? "UNVERIFIED", message: String(reason), chain });
       }
     });
-    socket.once(
+    // `on`, not `once`: a second error after `finish` must not go unhandled.
+    socket.on(
       "error",
       (error: Error & { code?: string }) =>
         finish({ ok: false, code: error.code ?? "EUNKNOWN", message: error.message, chain: [] }),

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { quoteArg } from "../log.ts";
 import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import { ConfigError, EXIT, UsageError } from "../errors.ts";
@@ -87,7 +88,9 @@ export async function main(args: string[]): Promise<number> {
       { hint: "use `leaf ca install`, `leaf ca remove` or `leaf ca status`" },
     );
   }
-  if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}" for \`leaf ca\``);
+  if (extra.length > 0) {
+    throw new UsageError(`Unexpected argument ${quoteArg(extra[0], "argument")} for \`leaf ca\``);
+  }
   const name = anchorName(values.name);
   const anchor = await loadAnchor(await caPath(values.ca, values.config));
   const root = values.root === undefined ? "/" : await treeRoot(values.root);

@@ -9,10 +9,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { relative } from "node:path";
 import { UsageError } from "../errors.ts";
+import { quoteArg } from "../log.ts";
 import { createDeviceCertificate, createEdgeTestChain } from "../trust/testchain.ts";
+import { intFlag, type OptionSpecs, parse } from "./_args.ts";
 
 const USAGE = `Usage:
   leaf certs create --hostname HOST --out DIR [--days N] [--name NAME] [--force]
@@ -34,24 +35,22 @@ Options:
   --self-signed    self-signed device certificate (register its thumbprints)
   -h, --help       show this help`;
 
-type Flags = Record<string, { type: "string" | "boolean"; short?: string }>;
-
-const CREATE_FLAGS: Flags = {
+const CREATE_FLAGS = {
   hostname: { type: "string" },
   out: { type: "string" },
   days: { type: "string" },
   name: { type: "string" },
   force: { type: "boolean" },
   help: { type: "boolean", short: "h" },
-};
+} as const satisfies OptionSpecs;
 
-const DEVICE_FLAGS: Flags = {
+const DEVICE_FLAGS = {
   id: { type: "string" },
   out: { type: "string" },
   days: { type: "string" },
   "self-signed": { type: "boolean" },
   help: { type: "boolean", short: "h" },
-};
+} as const satisfies OptionSpecs;
 
 /** Runs `leaf certs` with the arguments after `certs`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -63,13 +62,15 @@ export async function main(args: string[]): Promise<number> {
   if (sub === "create") return await create(rest);
   if (sub === "device") return await device(rest);
   throw new UsageError(
-    sub === undefined ? "certs: missing subcommand" : `certs: unknown subcommand "${sub}"`,
+    sub === undefined
+      ? "certs: missing subcommand"
+      : `certs: unknown subcommand ${quoteArg(sub, "in argument 1")}`,
     { hint: "use `leaf certs create` or `leaf certs device` (see `leaf certs --help`)" },
   );
 }
 
 async function create(args: string[]): Promise<number> {
-  const flags = parse(args, CREATE_FLAGS, "create");
+  const flags = flagsOf("create", args, CREATE_FLAGS);
   if (flags.help) {
     console.log(USAGE);
     return 0;
@@ -96,7 +97,7 @@ async function create(args: string[]): Promise<number> {
 }
 
 async function device(args: string[]): Promise<number> {
-  const flags = parse(args, DEVICE_FLAGS, "device");
+  const flags = flagsOf("device", args, DEVICE_FLAGS);
   if (flags.help) {
     console.log(USAGE);
     return 0;
@@ -120,40 +121,9 @@ async function device(args: string[]): Promise<number> {
 
 type Values = Record<string, string | boolean | undefined>;
 
-/** `parseArgs` in strict mode, its errors turned into one-line UsageErrors. */
-function parse(args: string[], options: Flags, sub: string): Values {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options,
-      strict: true,
-      allowPositionals: true,
-    });
-    if (positionals.length > 0) {
-      throw new UsageError(`certs ${sub}: unexpected argument "${positionals[0]}"`, {
-        hint: "see `leaf certs --help`",
-      });
-    }
-    return values as Values;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    const flag = /'([^']+)'/.exec(message)?.[1] ?? "";
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-      throw new UsageError(`certs ${sub}: unknown flag "${flag}"`, {
-        cause: error,
-        hint: "see `leaf certs --help`",
-      });
-    }
-    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-      throw new UsageError(`certs ${sub}: flag "${flag.split(" ")[0]}" needs a value`, {
-        cause: error,
-        hint: "see `leaf certs --help`",
-      });
-    }
-    throw error;
-  }
+/** Flags of `leaf certs <sub>`, parsed strictly by `parse()`. */
+function flagsOf(sub: string, args: string[], options: OptionSpecs): Values {
+  return parse(`certs ${sub}`, args, options).values as Values;
 }
 
 function required(flags: Values, name: string, sub: string, example: string): string {
@@ -172,12 +142,9 @@ function optional(flags: Values, name: string): string | undefined {
 }
 
 function days(value: string | boolean | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= 36500)) {
-    throw new UsageError(`certs: --days "${value}" is not a whole number from 1 to 36500`, {
-      hint: "pass e.g. --days 30",
-    });
-  }
-  return n;
+  return intFlag("days", typeof value === "string" ? value : undefined, {
+    min: 1,
+    max: 36500,
+    hint: "pass e.g. --days 30",
+  });
 }

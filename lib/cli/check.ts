@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { quoteArg } from "../log.ts";
 import { parseDuration } from "../config/duration.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { renderJson, renderText } from "../check/report.ts";
@@ -58,9 +59,12 @@ export async function main(args: string[]): Promise<number> {
   }
   const timeoutMs = values.timeout === undefined ? 5_000 : parseDuration(values.timeout);
   if (timeoutMs === undefined || timeoutMs < 100 || timeoutMs > 600_000) {
-    throw new UsageError(`--timeout "${values.timeout}" is not a duration from 100ms to 10m`, {
-      hint: "write e.g. --timeout 5s",
-    });
+    throw new UsageError(
+      `--timeout ${quoteArg(String(values.timeout), "value")} is not a duration from 100ms to 10m`,
+      {
+        hint: "write e.g. --timeout 5s",
+      },
+    );
   }
   const ctx: CheckContext = { timeoutMs, now: () => new Date(), cleanups: [] };
   const report = await runChecks(checkSteps(values), ctx);

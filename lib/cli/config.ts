@@ -10,7 +10,14 @@ import { SCHEMA } from "../config/schema.ts";
 import { DEFAULT_PORT, readConnectionString } from "../config/target.ts";
 import { render } from "../config/validate.ts";
 import { redactConnectionString } from "../iothub/connection_string.ts";
-import { configFlags, CONNECTION_HELP, CONNECTION_OPTIONS, parse } from "./_args.ts";
+import { mayHoldSecret, quoteArg } from "../log.ts";
+import {
+  configFlags,
+  CONNECTION_HELP,
+  CONNECTION_OPTIONS,
+  parse,
+  unexpectedArgument,
+} from "./_args.ts";
 
 const HELP = `Usage: leaf config check [options]
 
@@ -34,16 +41,14 @@ export async function main(args: string[]): Promise<number> {
   }
   const [sub, ...extra] = positionals;
   if (sub !== "check") {
-    throw new UsageError(
-      sub === undefined ? "leaf config needs a subcommand" : `Unknown subcommand "config ${sub}"`,
-      {
-        hint: "use `leaf config check`",
-      },
-    );
+    const what = sub === undefined
+      ? "leaf config needs a subcommand"
+      : mayHoldSecret(sub)
+      ? `Unknown subcommand ${quoteArg(sub, `in argument ${args.indexOf(sub) + 1}`)}`
+      : `Unknown subcommand "config ${sub}"`;
+    throw new UsageError(what, { hint: "use `leaf config check`" });
   }
-  if (extra.length > 0) {
-    throw new UsageError(`Unexpected argument "${extra[0]}" for \`leaf config check\``);
-  }
+  if (extra.length > 0) throw unexpectedArgument("config check", args, extra[0], true);
   const { config, file } = await loadConfig(configFlags(values));
   const effective = render(SCHEMA, config) as Record<string, unknown>;
   if (config.connectionString !== undefined || config.connectionStringFile !== undefined) {

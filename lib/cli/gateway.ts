@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { EXIT, UsageError } from "../errors.ts";
 import { GATEWAY_DEFAULTS, startGateway } from "../gateway/broker.ts";
 import { loadDevicesFile } from "../gateway/devices_file.ts";
 import { createRegistry, type DeviceEntry, parseDeviceSpec } from "../gateway/registry.ts";
+import { intFlag, type OptionSpecs, parse } from "./_args.ts";
 
 const HELP = `Usage: leaf gateway --certs DIR [options]
 
@@ -20,7 +20,8 @@ Options:
   --bind ADDR         address to listen on (default ${GATEWAY_DEFAULTS.bind})
   --port N            MQTT/TLS port, 0 = any free port (default ${GATEWAY_DEFAULTS.port})
   --device SPEC       a device: ID:KEY, ID:x509:THUMBPRINT or ID:x509-ca (repeatable)
-  --devices FILE      YAML list of devices: [{id, key?, secondaryKey?, thumbprint?, x509Ca?, modules?}]
+  --devices FILE      YAML list of devices: [{id, key?, secondaryKey?, thumbprint?, x509Ca?, modules?}];
+                      unlike --device ID:KEY, a file (mode 0600) keeps keys out of \`ps\`
   --admin-port N      admin API and live page on 127.0.0.1:N, 0 = any free port (default off)
   --out FILE          append each accepted telemetry message as a JSON line
   --state DIR         keep twins in DIR across restarts
@@ -41,28 +42,15 @@ const OPTIONS = {
   state: { type: "string" },
   hub: { type: "string" },
   help: { type: "boolean", short: "h" },
-} as const;
-
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (cause) {
-    const message = cause instanceof Error
-      ? cause.message.split(". ")[0].replace(/'/g, '"')
-      : String(cause);
-    throw new UsageError(message, { cause, hint: "run `leaf gateway --help`" });
-  }
-}
+} as const satisfies OptionSpecs;
 
 function port(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) {
-    throw new UsageError(`${flag} "${value}" is not a port number`, {
-      hint: "use 0-65535 (0 = any free port)",
-    });
-  }
-  return n;
+  return intFlag(flag, value, {
+    min: 0,
+    max: 65535,
+    what: "a port number",
+    hint: "use 0-65535 (0 = any free port)",
+  });
 }
 
 function nonEmpty(value: string | undefined, flag: string): string | undefined {
@@ -74,7 +62,7 @@ function nonEmpty(value: string | undefined, flag: string): string | undefined {
 
 /** Runs `leaf gateway`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const flags = parse(args);
+  const flags = parse("gateway", args, OPTIONS).values;
   if (flags.help) {
     console.log(HELP);
     return EXIT.ok;
@@ -85,8 +73,8 @@ export async function main(args: string[]): Promise<number> {
       hint: "create one with `leaf certs create --hostname localhost --out ./certs`",
     });
   }
-  const mqttPort = port(flags.port, "--port");
-  const adminPort = port(flags["admin-port"], "--admin-port");
+  const mqttPort = port(flags.port, "port");
+  const adminPort = port(flags["admin-port"], "admin-port");
   const entries: DeviceEntry[] = (flags.device ?? []).map(parseDeviceSpec);
   const devicesFile = nonEmpty(flags.devices, "--devices");
   if (devicesFile) entries.push(...await loadDevicesFile(devicesFile));

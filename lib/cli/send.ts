@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { quoteArg } from "../log.ts";
 import { EXIT, LeafError, UsageError } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
 import { resolveTarget } from "../config/target.ts";
@@ -53,17 +54,19 @@ export function parseProperties(flags: string[] = []): Record<string, string> {
   for (const flag of flags) {
     const eq = flag.indexOf("=");
     if (eq <= 0) {
-      throw new UsageError(`--property "${flag}" is not KEY=VALUE`, {
+      throw new UsageError(`--property ${quoteArg(flag, "value")} is not KEY=VALUE`, {
         hint: "write e.g. --property sensor=cpu",
       });
     }
     const key = flag.slice(0, eq);
     if (key.startsWith("$")) {
-      throw new UsageError(`--property "${key}" is a system property name`, {
+      throw new UsageError(`--property ${quoteArg(key, "name")} is a system property name`, {
         hint: 'leaf sets $.mid, $.ct, $.ce and $.ctime itself; use a name without "$"',
       });
     }
-    if (Object.hasOwn(out, key)) throw new UsageError(`--property "${key}" is given twice`);
+    if (Object.hasOwn(out, key)) {
+      throw new UsageError(`--property ${quoteArg(key, "name")} is given twice`);
+    }
     out[key] = flag.slice(eq + 1);
   }
   return out;

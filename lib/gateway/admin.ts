@@ -14,6 +14,14 @@
  * | `POST /devices/{id}[/modules/{m}]/disconnect` | closes that connection |
  * | `POST /outage` | `{"mode":"drop"\|"no-connack"\|null}` simulates a gateway outage |
  *
+ * A web page the developer visits must not drive it (CSRF, DNS rebinding):
+ * requests must name a loopback host (`Host: 127.0.0.1:N` or `localhost:N`),
+ * a POST or PATCH from a browser must come from the admin's own origin, and
+ * a body must be `Content-Type: application/json` (a C2D message may also be
+ * `application/octet-stream`), which no page can send cross-origin without a
+ * CORS preflight this server never grants. With curl:
+ * `curl -H 'Content-Type: application/json' -d '{...}' http://127.0.0.1:N/...`.
+ *
  * @module
  */
 import { ConfigError } from "../errors.ts";
@@ -62,8 +70,8 @@ function notFound(what: string): Response {
   return json({ status: 404, body: { errorCode: 404000, message: what } });
 }
 
-async function readJson(request: Request): Promise<unknown | Response> {
-  const text = await request.text();
+function readJson(bytes: Uint8Array): unknown | Response {
+  const text = new TextDecoder().decode(bytes);
   try {
     return text.trim() === "" ? {} : JSON.parse(text);
   } catch {
@@ -71,9 +79,50 @@ async function readJson(request: Request): Promise<unknown | Response> {
   }
 }
 
+const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+function refuse(status: 403 | 415, message: string): Response {
+  return json({ status, body: { errorCode: status * 1000 + 1, message } });
+}
+
+/**
+ * Refuses what a web page could make the developer's browser send: a
+ * foreign `Host` (DNS rebinding), a foreign `Origin`, or a body that is not
+ * JSON (a form or `text/plain` needs no CORS preflight). Returns the body
+ * bytes when the request may proceed.
+ */
+async function guard(request: Request, path: string): Promise<Uint8Array | Response> {
+  const host = request.headers.get("host");
+  const hostname = host?.replace(/:\d+$/, "").toLowerCase();
+  if (hostname !== undefined && !LOOPBACK_NAMES.has(hostname)) {
+    return refuse(403, `Host "${host}" is not this admin API (127.0.0.1 or localhost)`);
+  }
+  const method = request.method;
+  if (method === "GET" || method === "HEAD") return new Uint8Array();
+  const origin = request.headers.get("origin");
+  if (origin !== null && origin !== `http://${host}`) {
+    return refuse(
+      403,
+      `${method} from the web origin ${origin} is refused: only the live page, curl or scripts may change the gateway`,
+    );
+  }
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  const raw = type === "application/octet-stream" && path.endsWith("/messages/deviceBound");
+  if ((type !== "" || bytes.length > 0) && type !== "application/json" && !raw) {
+    return refuse(
+      415,
+      `${method} needs Content-Type: application/json${type ? `, not "${type}"` : ""}`,
+    );
+  }
+  return bytes;
+}
+
 /** Routes one admin request. */
 async function route(request: Request, gateway: Gateway, page: string): Promise<Response> {
   const url = new URL(request.url);
+  const bytes = await guard(request, url.pathname);
+  if (bytes instanceof Response) return bytes;
   let parts: string[];
   try {
     parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
@@ -98,7 +147,7 @@ async function route(request: Request, gateway: Gateway, page: string): Promise<
     return Response.json(gateway.telemetrySince(Number.isFinite(since) ? since : 0));
   }
   if (method === "POST" && head === "outage" && id === undefined) {
-    const body = await readJson(request);
+    const body = readJson(bytes);
     if (body instanceof Response) return body;
     const mode = (body as { mode?: unknown }).mode ?? null;
     if (mode !== null && mode !== "drop" && mode !== "no-connack") {
@@ -113,11 +162,11 @@ async function route(request: Request, gateway: Gateway, page: string): Promise<
   if (head === "twins" && id !== undefined) {
     if (tail === "" && method === "GET") return json(gateway.cloud.getTwin(identity));
     if (tail === "" && method === "PATCH") {
-      const body = await readJson(request);
+      const body = readJson(bytes);
       return body instanceof Response ? body : json(gateway.cloud.patchDesired(identity, body));
     }
     if (tail === "methods" && method === "POST") {
-      const body = await readJson(request);
+      const body = readJson(bytes);
       return body instanceof Response
         ? body
         : json(await gateway.cloud.invokeMethod(identity, body));
@@ -125,7 +174,7 @@ async function route(request: Request, gateway: Gateway, page: string): Promise<
   }
   if (head === "devices" && id !== undefined && method === "POST") {
     if (!moduleId && tail === "messages/deviceBound") {
-      const { body, properties } = c2dMessage(new Uint8Array(await request.arrayBuffer()));
+      const { body, properties } = c2dMessage(bytes);
       return json(gateway.cloud.sendC2D(id, body, properties));
     }
     if (tail === "disconnect") {

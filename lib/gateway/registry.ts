@@ -16,6 +16,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { mayHoldSecret, quoteArg } from "../log.ts";
 import { Secret } from "../secret.ts";
 
 /** How an identity authenticates. */
@@ -83,17 +84,18 @@ export function isBase64Key(text: string): boolean {
 export function parseDeviceSpec(spec: string): DeviceEntry {
   const colon = spec.indexOf(":");
   if (colon <= 0 || colon === spec.length - 1) {
-    throw new ConfigError(`--device "${redactSpec(spec)}" is not ID:KEY`, { hint: SPEC_HINT });
+    throw new ConfigError(`--device ${redactSpec(spec)} is not ID:KEY`, { hint: SPEC_HINT });
   }
   const id = spec.slice(0, colon);
   const rest = spec.slice(colon + 1);
-  checkId(id, `--device "${id}:…"`);
+  checkId(id, mayHoldSecret(id) ? "--device" : `--device "${id}:…"`);
   if (rest === "x509-ca") return device(id, "x509-ca");
   if (rest.startsWith("x509:")) {
     const thumbprint = normalizeThumbprint(rest.slice(5));
     if (!thumbprint) {
       throw new ConfigError(`--device "${id}:x509:…": the thumbprint is not 40 or 64 hex digits`, {
-        hint: "copy the SHA-1 or SHA-256 thumbprint, e.g. from `leaf certs create --device`",
+        hint:
+          "copy the SHA-1 or SHA-256 thumbprint, e.g. from `leaf certs device --id ID --out DIR`",
       });
     }
     return device(id, "x509-thumbprint", { thumbprints: [thumbprint] });
@@ -109,15 +111,17 @@ export function parseDeviceSpec(spec: string): DeviceEntry {
 /** A spec with anything after the id replaced, so keys never reach messages. */
 function redactSpec(spec: string): string {
   const colon = spec.indexOf(":");
-  return colon < 0
-    ? (spec.length > 40 ? `${spec.slice(0, 8)}…` : spec)
-    : `${spec.slice(0, colon)}:…`;
+  const id = colon < 0 ? spec : spec.slice(0, colon);
+  if (mayHoldSecret(id)) return "(not shown: it may hold a secret)";
+  return colon < 0 ? `"${id}"` : `"${id}:…"`;
 }
 
 /** Throws a {@linkcode ConfigError} naming `where` when `id` is not a valid IoT Hub id. */
 export function checkId(id: string, where: string): void {
   if (!ID_PATTERN.test(id)) {
-    throw new ConfigError(`${where}: "${id}" is not a valid IoT Hub id`, { hint: ID_HINT });
+    throw new ConfigError(`${where}: ${quoteArg(id, "the id")} is not a valid IoT Hub id`, {
+      hint: ID_HINT,
+    });
   }
 }
 

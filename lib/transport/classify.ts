@@ -54,6 +54,30 @@ const TLS_VALIDITY = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
+/**
+ * What a TLS client sees when the port speaks something else: plain MQTT
+ * (Mosquitto on 1883 closes on the ClientHello), HTTP (answers with a
+ * non-TLS record), SSH and so on. Codes that only a real TLS server causes
+ * (alerts, weak keys, no common cipher or version) are left out.
+ */
+const TLS_SERVER_CODES = /_ALERT_|_TOO_SMALL|_TOO_WEAK|CIPHER|UNSUPPORTED_PROTOCOL|VERSION_TOO_LOW/;
+const TLS_PROTOCOL_MESSAGE =
+  /wrong version number|corrupt message|InvalidContentType|unexpected eof[^\n]*handshake|packet length too long|record layer failure|unknown protocol|before secure TLS connection was established/i;
+
+/** The hint for {@linkcode isTlsProtocolError} failures, shared with `leaf check`. */
+export const TLS_PROTOCOL_HINT =
+  "is this MQTT over TLS (8883), not plain MQTT (1883) or another service?";
+
+/**
+ * True when a failed handshake means the server does not speak TLS (or hung
+ * up on the ClientHello), as opposed to a TLS server refusing trust.
+ */
+export function isTlsProtocolError(code: unknown, message: string): boolean {
+  if (typeof code === "string" && /^ERR_SSL_/.test(code)) return !TLS_SERVER_CODES.test(code);
+  if (code !== undefined && code !== "ECONNRESET") return false;
+  return TLS_PROTOCOL_MESSAGE.test(message);
+}
+
 /** MQTT 3.1.1 CONNACK return codes. */
 export const CONNACK_REASONS: Record<number, string> = {
   1: "unacceptable protocol version",
@@ -111,6 +135,15 @@ export function classifyConnectError(error: unknown, ctx: DialContext): LeafErro
       hint: `add it to DNS or /etc/hosts, or set gateway.address to the gateway's IP`,
       cause: error,
     });
+  }
+  if (isTlsProtocolError(code, message)) {
+    const what = code === "ECONNRESET"
+      ? "the server closed the connection during the TLS handshake"
+      : "the server does not speak TLS";
+    return new UnreachableError(
+      `Cannot connect to ${target}: ${what} (${typeof code === "string" ? code : message})`,
+      { code: "tls.protocol", hint: TLS_PROTOCOL_HINT, cause: error },
+    );
   }
   if (typeof code === "string" && NET_CODES.has(code)) {
     const what = code === "ECONNREFUSED"

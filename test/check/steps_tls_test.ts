@@ -15,6 +15,7 @@ import { parseConnectionString } from "../../lib/iothub/connection_string.ts";
 import { loadCaFile } from "../../lib/trust/pem.ts";
 import { tempDir } from "../_helpers.ts";
 import { createPki, serveTls } from "../_tls.ts";
+import { serveHttp } from "../cli/_not_tls.ts";
 
 const DAY = 86_400_000;
 const pki = await createPki("Step");
@@ -90,5 +91,19 @@ Deno.test("tls step fails with exit 5 when the port speaks no TLS", async () => 
   assert.equal(outcome.status, "fail");
   assert.equal(outcome.exitCode, 5, outcome.finding);
   assert.deepEqual(calls, ["verified"], "no inspection of a link that broke");
-  assert.match(outcome.fix ?? "", /8883, not 1883/);
+  assert.match(outcome.fix ?? "", /MQTT over TLS \(8883\), not plain MQTT \(1883\)/);
+});
+
+Deno.test("tls step fails with exit 5 and the TLS port hint when an HTTP server answers", async () => {
+  await using http = serveHttp();
+  const { outcome, calls } = await runTls(http.port, pki.root.certPem);
+  assert.equal(outcome.status, "fail");
+  assert.equal(outcome.exitCode, 5, outcome.finding);
+  assert.deepEqual(calls, ["verified"], "no inspection handshake with a server that speaks no TLS");
+  assert.match(outcome.finding, /does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER/);
+  assert.equal(
+    outcome.fix,
+    "is this MQTT over TLS (8883), not plain MQTT (1883) or another service?",
+  );
+  assert.equal(outcome.details?.code, "tls.protocol");
 });

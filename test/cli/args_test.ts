@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { configFlags, CONNECTION_OPTIONS, intFlag, parse } from "../../lib/cli/_args.ts";
+import {
+  configFlags,
+  CONNECTION_HELP,
+  CONNECTION_OPTIONS,
+  intFlag,
+  parse,
+  unexpectedArgument,
+} from "../../lib/cli/_args.ts";
 import { parseMessageFlag, parseProperties } from "../../lib/cli/send.ts";
 import { UsageError } from "../../lib/errors.ts";
 
@@ -61,16 +68,88 @@ Deno.test("parse() rejects a positional argument unless allowed", () => {
   assert.deepEqual(parse("ca", ["install"], OPTIONS, true).positionals, ["install"]);
 });
 
-Deno.test("parse() turns a missing value into one line naming the option", () => {
-  const error = usageError(() => parse("send", ["--port"], OPTIONS));
-  assert.match(error.message, /^leaf send: .*--port/);
-  assert.ok(!error.message.includes("\n"));
-  assert.equal(error.hint, "run `leaf send --help`");
+Deno.test("parse() turns a missing value into one line naming the option, no prefix", () => {
+  for (const args of [["--port"], ["--connection-string", "--count", "3"]]) {
+    const error = usageError(() => parse("send", args, OPTIONS));
+    assert.equal(error.message, `${args[0]} needs a value`);
+    assert.equal(error.hint, "run `leaf send --help`");
+    assert.equal(error.oneLine(), `${args[0]} needs a value: run \`leaf send --help\``);
+  }
 });
 
 Deno.test("parse() rejects a value given to a boolean flag", () => {
   const error = usageError(() => parse("send", ["--quiet=yes"], OPTIONS));
-  assert.match(error.message, /^leaf send: .*--quiet/);
+  assert.equal(error.message, "--quiet does not take a value");
+  assert.ok(!error.message.includes("yes"));
+});
+
+Deno.test("parse() passes a negative number to the flag instead of calling it missing", () => {
+  assert.equal(parse("send", ["--count", "-1"], OPTIONS).values.count, "-1");
+  assert.equal(parse("send", ["--count", "-0.5", "--quiet"], OPTIONS).values.count, "-0.5");
+  const error = usageError(() =>
+    intFlag("count", parse("send", ["--count", "-1"], OPTIONS).values.count, { min: 1 })
+  );
+  assert.match(error.message, /^--count "-1" is not a whole number from 1 to /);
+  // Only values that look like numbers: a flag after a flag is still a missing value.
+  assert.equal(
+    usageError(() => parse("send", ["--count", "-h"], OPTIONS)).message,
+    "--count needs a value",
+  );
+  assert.deepEqual(parse("ca", ["--", "--count", "-1"], OPTIONS, true).positionals, [
+    "--count",
+    "-1",
+  ]);
+});
+
+// ------------------------------------------------------------ secrets in usage
+
+const KEY = btoa("leaf-test-key-do-not-leak-0123456");
+const CS = `HostName=hub.example.net;DeviceId=pi-01;SharedAccessKey=${KEY};GatewayHostName=gw`;
+
+Deno.test("parse() names a positional that may be a secret by its position, never its value", () => {
+  const error = usageError(() => parse("send", ["--quiet", CS], OPTIONS));
+  assert.equal(
+    error.message,
+    "Unexpected argument 2 (not shown: it may hold a secret) for `leaf send`",
+  );
+  assert.match(error.hint ?? "", /--connection-string.*IOTHUB_DEVICE_CONNECTION_STRING.*`ps`/);
+  assert.ok(!error.oneLine().includes(KEY));
+  const bare = usageError(() => parse("send", [KEY], OPTIONS));
+  assert.ok(!bare.oneLine().includes(KEY), bare.oneLine());
+  assert.match(bare.message, /^Unexpected argument 1 \(not shown/);
+});
+
+Deno.test("unexpectedArgument() suggests --connection-string only where it is accepted", () => {
+  assert.equal(
+    unexpectedArgument("gateway", [CS], CS).oneLine(),
+    "Unexpected argument 1 (not shown: it may hold a secret) for `leaf gateway`: run `leaf gateway --help`",
+  );
+  assert.equal(
+    unexpectedArgument("gateway", ["x", "extra"], "extra").message,
+    'Unexpected argument "extra" for `leaf gateway`',
+  );
+});
+
+Deno.test("intFlag() does not echo a value that may be a secret", () => {
+  const error = usageError(() => intFlag("count", CS, { min: 1, max: 10 }));
+  assert.equal(
+    error.message,
+    "--count value (not shown: it may hold a secret) is not a whole number from 1 to 10",
+  );
+});
+
+Deno.test("intFlag() words the range with `what` and adds the hint", () => {
+  const error = usageError(() =>
+    intFlag("port", "99999", { min: 0, max: 65535, what: "a port number", hint: "use 0-65535" })
+  );
+  assert.equal(error.oneLine(), '--port "99999" is not a port number from 0 to 65535: use 0-65535');
+});
+
+Deno.test("CONNECTION_HELP says the environment or a config file keeps the key out of ps", () => {
+  assert.match(
+    CONNECTION_HELP,
+    /IOTHUB_DEVICE_CONNECTION_STRING[\s\S]*config file keeps the key out of `ps`/,
+  );
 });
 
 // ------------------------------------------------------------------- intFlag
@@ -164,9 +243,17 @@ Deno.test("parseProperties() rejects a system property name", () => {
 });
 
 Deno.test("parseProperties() rejects a flag without a key or =", () => {
-  for (const flag of ["novalue", "=value", ""]) {
+  for (
+    const [flag, shown] of [["novalue", '"novalue"'], [
+      "=value",
+      "value (not shown: it may hold a secret)",
+    ], [
+      "",
+      '""',
+    ]]
+  ) {
     const error = usageError(() => parseProperties([flag]));
-    assert.equal(error.message, `--property "${flag}" is not KEY=VALUE`);
+    assert.equal(error.message, `--property ${shown} is not KEY=VALUE`);
     assert.equal(error.hint, "write e.g. --property sensor=cpu");
   }
 });

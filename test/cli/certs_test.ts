@@ -48,7 +48,46 @@ Deno.test("leaf certs create without --hostname exits 2 with one line", async ()
 
 Deno.test("leaf certs create rejects an unknown flag by name", async () => {
   const result = await runLeaf(["certs", "create", "--hostnam", "x", "--out", "/tmp/x"]);
-  assertOneLineError(result, /unknown flag "--hostnam"/);
+  assertOneLineError(
+    result,
+    /Unknown option "--hostnam" for `leaf certs create`: run `leaf certs create --help`/,
+  );
+});
+
+Deno.test("leaf certs create says a negative --days is out of range, not missing", async () => {
+  await using dir = await tempDir("cli-certs");
+  for (const days of ["-1", "0", "36501", "ten"]) {
+    const result = await runLeaf([
+      "certs",
+      "create",
+      "--hostname",
+      "localhost",
+      "--out",
+      dir.path,
+      "--days",
+      days,
+    ]);
+    assertOneLineError(
+      result,
+      new RegExp(`--days "${days}" is not a whole number from 1 to 36500: pass e\\.g\\. --days 30`),
+    );
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing written");
+});
+
+Deno.test("leaf certs device names a flag without its value and refuses extra arguments", async () => {
+  assertOneLineError(
+    await runLeaf(["certs", "device", "--out", "/tmp/x", "--id"]),
+    /--id needs a value: run `leaf certs device --help`/,
+  );
+  assertOneLineError(
+    await runLeaf(["certs", "device", "--id", "d", "--out", "/tmp/x", "extra"]),
+    /Unexpected argument "extra" for `leaf certs device`/,
+  );
+  assertOneLineError(
+    await runLeaf(["certs", "device", "--self-signed=yes"]),
+    /--self-signed does not take a value/,
+  );
 });
 
 Deno.test("leaf certs create refuses to replace a root without --force", async () => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { type LeafResult, runLeaf, tempDir } from "../_helpers.ts";
 import { HUB, KEY_A, KEY_B, startTestGateway, testChainDir } from "../gateway/_setup.ts";
 import { createPki, serveTls } from "../_tls.ts";
+import { serveHttp, serveReadAndClose } from "./_not_tls.ts";
 
 const DAY = 86_400_000;
 const STEPS = ["config", "clock", "ca", "dns", "tcp", "tls", "mqtt", "twin"];
@@ -204,6 +205,33 @@ Deno.test("leaf check exits 5 when nothing listens on the port", async () => {
   );
   assert.match(result.stdout, /fix: .*firewall for \d+/);
   assert.match(stepLine(result.stdout, "tls"), /skipped: tcp failed/);
+});
+
+Deno.test("leaf check exits 5 at the tls step with the TLS port hint against an HTTP server", async () => {
+  await using http = serveHttp();
+  const result = await checkTls(http.port, gatewayPki.root.certPem);
+  assert.equal(result.code, 5, result.stdout);
+  assert.match(stepLine(result.stdout, "tcp"), /^✓/);
+  assert.match(
+    stepLine(result.stdout, "tls"),
+    /^✗ tls +127\.0\.0\.1:\d+ accepted TCP but does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER/,
+  );
+  assert.match(
+    result.stdout,
+    /fix: is this MQTT over TLS \(8883\), not plain MQTT \(1883\) or another service\?/,
+  );
+  assert.match(stepLine(result.stdout, "mqtt"), /skipped: tls failed/);
+});
+
+Deno.test("leaf check exits 5 at the tls step with the TLS port hint against a TCP service that hangs up", async () => {
+  await using tcp = serveReadAndClose();
+  const result = await checkTls(tcp.port, gatewayPki.root.certPem);
+  assert.equal(result.code, 5, result.stdout);
+  assert.match(
+    stepLine(result.stdout, "tls"),
+    /accepted TCP but closed the connection during the TLS handshake \(ECONNRESET/,
+  );
+  assert.match(result.stdout, /fix: is this MQTT over TLS \(8883\), not plain MQTT \(1883\)/);
 });
 
 Deno.test("leaf check exits 5 and names the host that does not resolve", async () => {

@@ -9,6 +9,7 @@ import { createEdgeTestChain } from "../../lib/trust/testchain.ts";
 import { runLeaf, tempDir, waitFor } from "../_helpers.ts";
 import { haveMosquitto, startMosquitto } from "../_mosquitto.ts";
 import { createPki, serveTls } from "../_tls.ts";
+import { type Endpoint, serveHttp, serveReadAndClose, startPlainMosquitto } from "./_not_tls.ts";
 
 const KEY = "bGVhZi10ZXN0LWtleS0wMDAwMDAwMDAwMDAwMDAwMDA=";
 const cs = (gateway: string, key = KEY) =>
@@ -192,6 +193,49 @@ Deno.test("leaf send exits 5 when nothing listens and when the host does not res
     ca,
   ]);
   assertOneLineFailure(unresolvable, 5, /Cannot resolve "no-such-gateway\.invalid"/);
+});
+
+/** Runs `leaf send` against `endpoint` (not TLS) and asserts the `tls.protocol` failure. */
+async function sendToNonTls(endpoint: Endpoint, what: RegExp): Promise<void> {
+  await using dir = await tempDir("send-not-tls");
+  const ca = `${dir.path}/root.pem`;
+  await Deno.writeTextFile(ca, (await createPki()).root.certPem);
+  const result = await runLeaf([
+    "send",
+    "--connection-string",
+    cs("localhost"),
+    "--ca",
+    ca,
+    "--port",
+    String(endpoint.port),
+  ], { timeoutMs: 30_000 });
+  assertOneLineFailure(
+    result,
+    5,
+    /^leaf: Cannot connect to "localhost:\d+": .*: is this MQTT over TLS \(8883\), not plain MQTT \(1883\) or another service\?$/,
+  );
+  assert.match(result.stderr, what);
+  assert.doesNotMatch(result.stderr, /internal error|firewall/);
+}
+
+Deno.test("leaf send exits 5 with the TLS port hint against an HTTP server", async () => {
+  await using http = serveHttp();
+  await sendToNonTls(http, /does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER\)/);
+});
+
+Deno.test("leaf send exits 5 with the TLS port hint against a TCP service that hangs up", async () => {
+  await using tcp = serveReadAndClose();
+  await sendToNonTls(tcp, /closed the connection during the TLS handshake/);
+});
+
+Deno.test({
+  name: "leaf send exits 5 with the TLS port hint against Mosquitto's plain MQTT listener",
+  ignore: !(await haveMosquitto()),
+  async fn() {
+    await using dir = await tempDir("send-plain-mosquitto");
+    await using broker = await startPlainMosquitto(dir.path);
+    await sendToNonTls(broker, /closed the connection during the TLS handshake/);
+  },
 });
 
 Deno.test("leaf send exits 2 for a malformed connection string, a missing CA file and a non-PEM CA file", async () => {

@@ -163,7 +163,11 @@ export function nextMessage(client: MqttClient, prefix = ""): Promise<Received> 
   });
 }
 
-/** Calls the admin API and returns status and parsed JSON body (null when empty). */
+/**
+ * Calls the admin API and returns status and parsed JSON body (null when
+ * empty). A body is sent as `Content-Type: application/json`, as the admin
+ * API requires (a string body is sent as it is, with that type).
+ */
 export async function admin(
   gateway: Gateway,
   method: string,
@@ -173,7 +177,10 @@ export async function admin(
 ): Promise<{ status: number; body: any }> {
   const response = await fetch(`http://127.0.0.1:${gateway.adminPort}${path}`, {
     method,
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    ...(body === undefined ? {} : {
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    }),
   });
   const text = await response.text();
   return { status: response.status, body: text === "" ? null : JSON.parse(text) };

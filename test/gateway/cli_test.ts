@@ -142,3 +142,9 @@ Deno.test("leaf gateway --help exits 0 and lists the flags", async () => {
     assert.ok(result.stdout.includes(flag), flag);
   }
 });
+
+Deno.test("leaf gateway --help says a --devices file keeps keys out of ps", async () => {
+  const result = await runLeaf(["gateway", "--help"]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /--devices FILE[\s\S]*keeps keys out of `ps`/);
+});

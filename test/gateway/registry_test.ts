@@ -43,6 +43,28 @@ Deno.test("parseDeviceSpec() rejects bad specs without echoing the key", () => {
   });
 });
 
+Deno.test("parseDeviceSpec() points a bad thumbprint at `leaf certs device`", () => {
+  assert.throws(() => parseDeviceSpec("cam:x509:ABC"), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.hint ?? "", /`leaf certs device --id ID --out DIR`/);
+    return true;
+  });
+});
+
+Deno.test("parseDeviceSpec() does not echo an id or spec that may be a secret", () => {
+  const cs = `HostName=hub;DeviceId=pi-01;SharedAccessKey=${KEY_A}`;
+  for (const spec of [cs, `${cs}:${KEY_B}`, KEY_A.replace(/=+$/, "")]) {
+    assert.throws(() => parseDeviceSpec(spec), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      const line = error.oneLine();
+      assert.ok(!line.includes(KEY_A) && !line.includes(KEY_B), line);
+      assert.ok(!line.includes("SharedAccessKey"), line);
+      assert.match(line, /not shown: it may hold a secret/);
+      return true;
+    }, spec);
+  }
+});
+
 Deno.test("normalizeThumbprint() accepts SHA-1 and SHA-256 only", () => {
   assert.equal(normalizeThumbprint(SHA1.toLowerCase()), SHA1);
   assert.equal(normalizeThumbprint("AB:CD"), undefined);

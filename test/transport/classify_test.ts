@@ -6,6 +6,8 @@ import {
   CONNACK_REASONS,
   type DialContext,
   errorCode,
+  isTlsProtocolError,
+  TLS_PROTOCOL_HINT,
 } from "../../lib/transport/classify.ts";
 import { AuthError, LeafError, TrustError, UnreachableError } from "../../lib/errors.ts";
 import { RELEASE_DATE } from "../../lib/version.ts";
@@ -87,6 +89,78 @@ Deno.test("classifyConnectError() names the address dialled beside the host", ()
 Deno.test("classifyConnectError() does not let the clock turn unreachable into a clock error", () => {
   const error = classified(nodeError("ECONNREFUSED"), { ...CTX, now: EPOCH });
   assert.equal(error.exitCode, 5);
+});
+
+// ----------------------------------------------------- not TLS on the port
+
+/** What Deno's node:tls reports for a ClientHello answered by HTTP (measured). */
+const HTTP_ANSWER =
+  "received corrupt message of type InvalidContentType (SSL routines:ssl3_get_record:wrong version number)";
+/** What it reports when a plain MQTT or other TCP service hangs up on the ClientHello. */
+const HUNG_UP = "Client network socket disconnected before secure TLS connection was established";
+
+Deno.test.each([
+  [
+    "ERR_SSL_WRONG_VERSION_NUMBER",
+    HTTP_ANSWER,
+    "does not speak TLS (ERR_SSL_WRONG_VERSION_NUMBER)",
+  ],
+  ["ERR_SSL_PACKET_LENGTH_TOO_LONG", "packet length too long", "does not speak TLS"],
+  ["ECONNRESET", HUNG_UP, "closed the connection during the TLS handshake (ECONNRESET)"],
+])(
+  "classifyConnectError() maps %s from a port that speaks no TLS to exit 5 (tls.protocol)",
+  (code, message, what) => {
+    const error = classified(nodeError(code, message));
+    assert.ok(error instanceof UnreachableError);
+    assert.equal(error.exitCode, 5);
+    assert.equal(error.code, "tls.protocol");
+    assert.ok(error.message.startsWith('Cannot connect to "gw.local:8883": '), error.message);
+    assert.ok(error.message.includes(what), error.message);
+    assert.equal(error.hint, TLS_PROTOCOL_HINT);
+    assert.equal(
+      error.hint,
+      "is this MQTT over TLS (8883), not plain MQTT (1883) or another service?",
+    );
+  },
+);
+
+Deno.test("classifyConnectError() maps an uncoded wrong-version error to tls.protocol", () => {
+  const error = classified(new Error(HTTP_ANSWER));
+  assert.equal(error.code, "tls.protocol");
+  assert.equal(error.exitCode, 5);
+});
+
+Deno.test("classifyConnectError() keeps a reset after the handshake a network failure", () => {
+  const error = classified(nodeError("ECONNRESET", "read ECONNRESET"));
+  assert.equal(error.code, "network");
+  assert.match(error.hint ?? "", /firewall/);
+});
+
+Deno.test("isTlsProtocolError() tells a non-TLS port from a TLS server's refusal", () => {
+  const yes: [unknown, string][] = [
+    ["ERR_SSL_WRONG_VERSION_NUMBER", ""],
+    [undefined, HTTP_ANSWER],
+    [undefined, "unexpected EOF during handshake"],
+    ["ECONNRESET", HUNG_UP],
+  ];
+  for (const [code, message] of yes) {
+    assert.ok(isTlsProtocolError(code, message), `${code} ${message}`);
+  }
+  const no: [unknown, string][] = [
+    ["ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", "tlsv1 alert unknown ca"],
+    ["ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", "handshake failure"],
+    ["ERR_SSL_EE_KEY_TOO_SMALL", "ee key too small"],
+    ["ERR_SSL_NO_SHARED_CIPHER", "no shared cipher"],
+    ["ERR_SSL_UNSUPPORTED_PROTOCOL", "unsupported protocol"],
+    ["ECONNRESET", "read ECONNRESET"],
+    ["ECONNREFUSED", HUNG_UP],
+    ["UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "unable to get local issuer certificate"],
+    [5, "Connection refused: Not authorized"],
+    [undefined, "peer closed connection without sending TLS close_notify"],
+  ];
+  for (const [code, message] of no) {
+    assert.ok(!isTlsProtocolError(code, message), `${code} ${message}`);
+  }
 });
 
 // --------------------------------------------------------------------- TLS
