@@ -146,6 +146,7 @@ export async function main(args: string[]): Promise<number> {
           ...statusLine(),
           outbox: outbox.stats(),
           sensors: Object.fromEntries(loop.stats),
+          schedule: loop.timings(),
         },
       }),
       flush: () => {
@@ -173,6 +174,7 @@ export async function main(args: string[]): Promise<number> {
         } else if (ms !== defaultInterval) {
           defaultInterval = ms;
           loop.setDefaultInterval(ms);
+          heartbeat.setStaleAfter(staleAfter(loop.timings()));
           log.info("telemetry interval changed by the device twin", {
             interval: formatDuration(ms),
           });

@@ -1,15 +1,20 @@
 /**
  * The systemd watchdog, gated on health: a timer sends `WATCHDOG=1` every
  * half `WatchdogSec`, but only while `isHealthy()` says the agent loop is
- * alive. When the loop stops ticking (a wedged read, a stuck store), the pings
- * stop and systemd kills and restarts leaf after `WatchdogSec`. When the whole
- * event loop blocks (a synchronous write to a dead SD card), the timer cannot
- * fire either, with the same result.
+ * alive. The loop's scheduler beats at every slot and at least every
+ * `heartbeatIntervalMs` (5 s), whatever the sensors' intervals and however
+ * long a read hangs; when the scheduler stops, the pings stop and systemd
+ * kills and restarts leaf after `WatchdogSec`. When the whole event loop
+ * blocks (a synchronous write to a dead SD card, a stuck store), neither
+ * timer can fire, with the same result.
  *
  * @example
  * ```ts
  * const heartbeat = createHeartbeat({ staleAfterMs: staleAfter(sensors) });
  * const loop = startLoop({ ...options, onHeartbeat: heartbeat.beat });
+ * // Optional after a twin update: the threshold is safe for any interval.
+ * loop.setDefaultInterval(30_000);
+ * heartbeat.setStaleAfter(staleAfter(loop.timings()));
  * await notifier.ready();
  * const watchdog = createWatchdog({
  *   notifier,
@@ -24,6 +29,7 @@
  *
  * @module
  */
+import { LOOP_DEFAULTS } from "../agent/loop.ts";
 import type { Logger } from "../log.ts";
 
 /** Options of {@linkcode createWatchdog}. */
@@ -119,12 +125,19 @@ export interface HeartbeatOptions {
 
 /** The agent loop's pulse, read by the watchdog. */
 export interface Heartbeat {
-  /** Records a tick; pass as `onHeartbeat` to `startLoop`. */
+  /** Records a beat of the loop's scheduler; pass as `onHeartbeat` to `startLoop`. */
   beat: () => void;
   /** True while the last beat (or the start) is at most `staleAfterMs` old. */
   isHealthy: () => boolean;
   /** Ms since the last beat (or the start). */
   age: () => number;
+  /** Replaces `staleAfterMs`, e.g. after the loop's schedule changed. */
+  setStaleAfter: (ms: number) => void;
+}
+
+function checkStaleAfter(ms: number): number {
+  if (!(ms > 0)) throw new RangeError(`staleAfterMs must be a positive number of ms, not ${ms}`);
+  return ms;
 }
 
 /** Creates a heartbeat; it counts as fresh at creation. */
@@ -133,6 +146,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   const created = now();
   let last = created;
   let wedged = false;
+  let staleAfterMs = checkStaleAfter(options.staleAfterMs);
   const age = () => now() - last;
   return {
     beat: () => {
@@ -146,28 +160,38 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
       }
       last = t;
     },
-    isHealthy: () => age() <= options.staleAfterMs,
+    isHealthy: () => age() <= staleAfterMs,
     age,
+    setStaleAfter: (ms) => {
+      staleAfterMs = checkStaleAfter(ms);
+    },
   };
 }
 
-/** A scheduled sensor as the loop sees it (interval and timeout in ms). */
+/** A scheduled sensor as the loop sees it, ms (`ScheduledSensor` or `loop.timings()`). */
 export interface SensorTiming {
   interval: number;
-  timeout: number;
 }
+
+/** Slack in {@linkcode staleAfter} for timer lateness and short stalls of the event loop, ms. */
+export const STALE_SLACK_MS = 5_000;
 
 /**
  * How old the last heartbeat may be before the loop counts as wedged: two
- * periods of the fastest sensor plus the slowest read timeout, plus a second
- * for timer lateness. The loop beats after every tick, and a tick never
- * outlasts the slowest timeout.
+ * beat periods plus {@linkcode STALE_SLACK_MS}. The loop's scheduler beats at
+ * every slot and at least every `pulseMs` (its `heartbeatIntervalMs`), so a
+ * period is the fastest interval or `pulseMs`, whichever is shorter. Neither
+ * a long interval nor a hanging read can exceed it (the loop does not wait
+ * for reads to beat), so the result stays valid when the intervals change:
+ * at most 15 s with the defaults. Infinite without sensors (no loop runs).
  */
-export function staleAfter(sensors: SensorTiming[]): number {
+export function staleAfter(
+  sensors: SensorTiming[],
+  pulseMs: number = LOOP_DEFAULTS.heartbeatIntervalMs,
+): number {
   if (sensors.length === 0) return Number.POSITIVE_INFINITY;
-  const fastest = Math.min(...sensors.map((s) => s.interval));
-  const slowest = Math.max(...sensors.map((s) => s.timeout));
-  return 2 * (fastest + slowest) + 1_000;
+  const period = Math.min(pulseMs, ...sensors.map((s) => s.interval));
+  return 2 * period + STALE_SLACK_MS;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   heartbeatTestHooks,
   staleAfter,
 } from "../../lib/systemd/watchdog.ts";
+import { startLoop } from "../../lib/agent/loop.ts";
 import { createLogger } from "../../lib/log.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -107,13 +108,71 @@ Deno.test("createHeartbeat() wedge hook ignores beats after wedgeAfterMs", () =>
   assert.match(lines[0], /test hook LEAF_TEST_WEDGE_LOOP_AFTER/);
 });
 
-Deno.test("staleAfter() allows two periods of the fastest sensor plus the slowest timeout", () => {
-  assert.equal(staleAfter([{ interval: 10_000, timeout: 5_000 }]), 31_000);
-  assert.equal(
-    staleAfter([{ interval: 10_000, timeout: 2_000 }, { interval: 300_000, timeout: 8_000 }]),
-    37_000,
-  );
+Deno.test("staleAfter() allows two beat periods (fastest interval, at most the 5 s pulse) plus 5 s", () => {
+  assert.equal(staleAfter([{ interval: 1_000 }]), 7_000);
+  assert.equal(staleAfter([{ interval: 10_000 }]), 15_000);
+  assert.equal(staleAfter([{ interval: 30_000 }, { interval: 86_400_000 }]), 15_000);
+  assert.equal(staleAfter([{ interval: 60_000 }], 100), 5_200);
   assert.equal(staleAfter([]), Number.POSITIVE_INFINITY);
+});
+
+Deno.test("createHeartbeat() setStaleAfter() replaces the threshold and rejects nonsense", () => {
+  let t = 0;
+  const hb = createHeartbeat({ staleAfterMs: 100, now: () => t });
+  t = 150;
+  assert.equal(hb.isHealthy(), false);
+  hb.setStaleAfter(200);
+  assert.equal(hb.isHealthy(), true);
+  assert.throws(() => hb.setStaleAfter(Number.NaN), RangeError);
+  assert.throws(() => createHeartbeat({ staleAfterMs: 0 }), /positive number of ms, not 0/);
+});
+
+Deno.test("createWatchdog() keeps pinging after the loop's default interval grows far past staleAfterMs", async () => {
+  const c = counter();
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l) });
+  const sensors = [{
+    sensor: {
+      name: "d",
+      type: "test",
+      read: (now: number) =>
+        Promise.resolve([{ sensor: "d", name: "v", value: 1, unit: "", ts: now }]),
+    },
+    interval: 20,
+    timeout: 10,
+    usesDefault: true,
+  }];
+  // A 40 ms pulse stands in for the 5 s one: stale after two pulses plus 20 ms of slack.
+  const heartbeat = createHeartbeat({ staleAfterMs: 100 });
+  assert.equal(heartbeat.isHealthy(), true);
+  const loop = startLoop({
+    sensors,
+    log,
+    onTick: () => {},
+    onHeartbeat: heartbeat.beat,
+    heartbeatIntervalMs: 40,
+  });
+  using watchdog = createWatchdog({
+    notifier: c.notifier,
+    intervalMs: 10,
+    isHealthy: heartbeat.isHealthy,
+    log,
+  });
+  watchdog.start();
+  await sleep(50);
+  loop.setDefaultInterval(3_600_000); // a twin update: one read an hour
+  let unhealthy = 0;
+  for (let i = 0; i < 40; i++) {
+    await sleep(10);
+    if (!heartbeat.isHealthy()) unhealthy++;
+  }
+  watchdog.stop();
+  await loop.stop();
+  assert.equal(unhealthy, 0, `stale ${unhealthy} times (age ${heartbeat.age()} ms)`);
+  assert.equal(watchdog.withheld, 0);
+  assert.deepEqual(lines, []);
+  assert.deepEqual(loop.timings(), [{ name: "d", interval: 3_600_000, timeout: 10 }]);
+  assert.equal(staleAfter(loop.timings()), 15_000, "capped by the loop's 5 s pulse");
 });
 
 Deno.test("heartbeatTestHooks() reads LEAF_TEST_WEDGE_LOOP_AFTER and nothing else", () => {
