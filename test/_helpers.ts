@@ -30,14 +30,57 @@ export async function tempDir(prefix = "test"): Promise<TempDir> {
   };
 }
 
-/** Permissions the leaf subprocess gets in tests (scoped, not -A). */
+/** Where `Deno.makeTempDir` puts the tests' dirs: `$TMPDIR`, else /tmp. */
+const TMP = Deno.env.get("TMPDIR") || "/tmp";
+
+/** System paths leaf reads in tests: os-release, trust store, tool lookup. */
+const READ_SYSTEM = [
+  "/etc",
+  "/usr/local/share/ca-certificates",
+  "/usr/share/ca-certificates",
+  "/usr/local/sbin",
+  "/usr/local/bin",
+  "/usr/sbin",
+  "/usr/bin",
+  "/sbin",
+  "/bin",
+];
+
+/** Hosts leaf may reach in tests: every test service listens on the loopback. */
+const LEAF_NET = ["127.0.0.1", "localhost"];
+
+/** Everything leaf reads from its environment (lib/), and nothing else. */
+const LEAF_ENV = [
+  "LEAF_CONFIG",
+  "IOTHUB_DEVICE_CONNECTION_STRING",
+  "IOTEDGE_ROOT_CA_CERT_PATH",
+  "CREDENTIALS_DIRECTORY",
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+  "LEAF_TEST_WEDGE_LOOP_AFTER",
+  "NO_COLOR",
+  "PATH",
+  // Read by npm dependencies when they load: readable-stream (aedes), yaml.
+  "READABLE_STREAM",
+  "LOG_TOKENS",
+  "LOG_STREAM",
+];
+
+/**
+ * Permissions the leaf subprocess gets in tests (scoped, not -A): reads of
+ * the repository (fixture roots, the gateway's page), of the temp dirs the
+ * tests make and of the system paths above; writes only there; the loopback; the variables leaf reads.
+ */
 export const LEAF_PERMISSIONS = [
   // Not a permission, but part of how leaf ships (lib/v8_flags.ts).
   V8_FLAGS_ARG,
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
+  // /etc and the store folders: what `leaf ca` inspects (tests pass --root
+  // or run it in a sandbox); the PATH folders: where it finds the tools.
+  `--allow-read=${ROOT},${TMP},${READ_SYSTEM.join(",")}`,
+  `--allow-write=${TMP}`,
+  `--allow-net=${LEAF_NET.join(",")}`,
+  `--allow-env=${LEAF_ENV.join(",")}`,
   "--allow-sys",
   "--allow-run",
 ];
@@ -57,6 +100,13 @@ export interface RunLeafOptions {
   /** Kill the process after this many ms (default 60 000). */
   timeoutMs?: number;
   stdin?: string;
+  /**
+   * Hosts leaf may connect to besides the loopback, e.g. a name that must
+   * fail to resolve (Deno checks the net permission before DNS); `"all"` for
+   * the sd_notify tests: Deno counts binding leaf's abstract-namespace
+   * socket (a per-process name) as net access.
+   */
+  allowNet?: string[] | "all";
 }
 
 /** Environment for a leaf subprocess: the parent's, minus leaf's own variables. */
@@ -68,15 +118,30 @@ export function leafEnv(extra: Record<string, string> = {}): Record<string, stri
   return { ...env, NO_COLOR: "1", ...extra };
 }
 
-/** The argv that starts leaf from source. */
-export function leafCommand(args: string[]): string[] {
-  return ["run", ...LEAF_PERMISSIONS, MAIN, ...args];
+/** The argv that starts leaf from source, with {@linkcode LEAF_PERMISSIONS}. */
+export function leafCommand(
+  args: string[],
+  options: Pick<RunLeafOptions, "allowNet"> = {},
+): string[] {
+  const net = options.allowNet === "all"
+    ? undefined
+    : [...LEAF_NET, ...options.allowNet ?? []].join(",");
+  const permissions = LEAF_PERMISSIONS.map((p) => {
+    if (p.startsWith("--allow-net=")) {
+      return net === undefined ? "--allow-net" : `--allow-net=${net}`;
+    }
+    // The dev gateway's broker (aedes) pulls in `debug`, which lists the whole
+    // environment when it loads; the agent's commands keep the named list.
+    if (p.startsWith("--allow-env=") && args[0] === "gateway") return "--allow-env";
+    return p;
+  });
+  return ["run", ...permissions, MAIN, ...args];
 }
 
 /** Runs `leaf <args>` to completion and returns code, stdout and stderr. */
 export async function runLeaf(args: string[], options: RunLeafOptions = {}): Promise<LeafResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: leafCommand(args),
+    args: leafCommand(args, options),
     env: leafEnv(options.env),
     clearEnv: true,
     cwd: options.cwd,
@@ -151,7 +216,7 @@ export function spawnLeaf(
   options: Omit<RunLeafOptions, "stdin" | "timeoutMs"> = {},
 ): LeafProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: leafCommand(args),
+    args: leafCommand(args, options),
     env: leafEnv(options.env),
     clearEnv: true,
     cwd: options.cwd,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { quoteArg } from "../log.ts";
 import { EXIT, UsageError } from "../errors.ts";
 import { loadConfig } from "../config/load.ts";
 import { type OutboxStatus, readOutboxStatus } from "../outbox/status.ts";
@@ -87,7 +88,9 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   if (extra.length > 0) {
-    throw new UsageError(`Unexpected argument "${extra[0]}" for \`leaf outbox status\``);
+    throw new UsageError(
+      `Unexpected argument ${quoteArg(extra[0], "argument")} for \`leaf outbox status\``,
+    );
   }
   const stateDir = values["state-dir"] ??
     (await loadConfig(values.config === undefined ? {} : { config: values.config })).config

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { DropReason } from "./_drop_log.ts";
-import type { Dropped, Queue } from "./_queue.ts";
+import type { Dropped, Queue, Row } from "./_queue.ts";
 import { faultKind } from "./_sqlite.ts";
 
 /** Receives every drop, for the episode log. */
@@ -52,7 +52,8 @@ export function enforceBounds(queue: Queue, bounds: Bounds, onDrop: OnDrop): voi
  * eighth of the queue or the batch's size, growing fourfold per try), replay
  * the batch's acks and rows, and commit. If even an empty queue cannot take
  * the batch, the batch is dropped and counted: the agent keeps running.
- * Returns the new committedSeq if one became visible.
+ * Returns the new committedSeq if one became visible. An I/O error on the way
+ * is thrown with the batch held in the queue (see `Queue.lose`).
  */
 export function recoverFull(
   queue: Queue,
@@ -74,8 +75,7 @@ export function recoverFull(
       drops.push(
         queue.dropHead(64, (_row, freed) => queue.live.droppedBytes - start + freed < target),
       );
-      for (const seq of acks) queue.ack(seq);
-      for (const row of rows) queue.insert(row);
+      reapply(queue, rows, acks);
       enforceBounds(queue, bounds, (_reason, d) => drops.push(d));
       const committed = queue.commit();
       for (const d of drops) if (d.count > 0) onDrop("diskFull", d);
@@ -111,4 +111,23 @@ export function recoverFull(
     if (queue.db.isTransaction) queue.db.exec("ROLLBACK");
     return undefined;
   }
+}
+
+/**
+ * Applies a rolled-back batch again. After an I/O error the rest is held by
+ * the queue (nothing is left out), and the first I/O error is rethrown.
+ */
+function reapply(queue: Queue, rows: Row[], acks: number[]): void {
+  let failure: unknown;
+  const apply = (f: () => void) => {
+    try {
+      f();
+    } catch (error) {
+      if (faultKind(error) !== "io") throw error;
+      failure ??= error;
+    }
+  };
+  for (const seq of acks) apply(() => queue.ack(seq));
+  for (const row of rows) apply(() => queue.insert(row));
+  if (failure !== undefined) throw failure;
 }

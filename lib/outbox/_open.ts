@@ -1,14 +1,14 @@
 /**
  * Opening the outbox database: pragmas, migrations, the O(1) state probe,
- * the single-writer lock, and the decision to move a damaged file aside.
+ * the single-writer lock, and the errors that name the file. Replacing a
+ * damaged file is `_fresh.ts`.
  *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import { faultKind, moveAside, reasonOf } from "./_sqlite.ts";
+import { faultKind, reasonOf } from "./_sqlite.ts";
 import {
   type Meta,
   migrate,
@@ -125,6 +125,19 @@ export function diskFullError(path: string, error: unknown): ConfigError {
   });
 }
 
+/**
+ * A database that fails with I/O errors but passes the integrity check: the
+ * storage is at fault, not the file, so it stays where it is.
+ */
+export function storageError(path: string, error: unknown): ConfigError {
+  return new ConfigError(`Cannot open outbox database "${path}": ${reasonOf(error)}`, {
+    code: "outbox.io",
+    hint:
+      "the storage that holds stateDir failed (see dmesg); the file is intact and was left in place, and leaf tries again when restarted",
+    cause: error,
+  });
+}
+
 /** Name of the lock file that keeps a second leaf off the same outbox. */
 export const LOCK_FILE = "outbox.lock";
 
@@ -193,58 +206,8 @@ export function openExisting(path: string, settings: DbSettings, firstSeq: numbe
   }
 }
 
-/** What {@linkcode startFresh} needs besides the connection settings. */
-export interface FreshSettings extends DbSettings {
-  now: () => number;
-  keepCorrupt: number;
-  log: Logger;
-}
-
-/**
- * Moves the unusable database at `path` aside, creates an empty one whose
- * next seq is `nextSeq` (above the reserve), and logs one error line saying
- * what happened and where the old file went.
- */
-export function startFresh(
-  path: string,
-  settings: FreshSettings,
-  error: unknown,
-  nextSeq: number,
-  carry: { dropped?: number; droppedBytes?: number },
-): Opened {
-  let aside: string;
-  try {
-    aside = moveAside(path, settings.now(), settings.keepCorrupt);
-  } catch (moveError) {
-    throw new ConfigError(
-      `Outbox database "${path}" is unreadable (${reasonOf(error)}) and cannot be moved aside: ${
-        (moveError as Error).message
-      }`,
-      { code: "outbox.corrupt", hint: "move or delete the file by hand", cause: moveError },
-    );
-  }
-  const { db } = openDatabase(path, settings);
-  const meta: Meta = {
-    nextSeq,
-    depth: 0,
-    bytes: 0,
-    dropped: carry.dropped ?? 0,
-    droppedBytes: carry.droppedBytes ?? 0,
-  };
-  try {
-    writeMetaNow(db, meta);
-  } catch (writeError) {
-    db.close();
-    throw writeError;
-  }
-  settings.log.error(
-    `Outbox database "${path}" is unreadable (${reasonOf(error)}): moved it to "${aside}" ` +
-      `and started an empty outbox; messages queued in it will not be sent; seq continues at ${nextSeq}`,
-  );
-  return { db, state: { meta, head: null, repaired: [] } };
-}
-
-function writeMetaNow(db: DatabaseSync, meta: Meta): void {
+/** Writes `meta` in its own transaction. */
+export function writeMetaNow(db: DatabaseSync, meta: Meta): void {
   db.exec("BEGIN IMMEDIATE");
   try {
     writeMeta(prepareMetaWrite(db), meta);

@@ -1,33 +1,25 @@
 /**
- * The queue tables on one SQLite write connection: statements, the counters
- * (live = including the open batch, committed = as of the last COMMIT), the
- * batch's rows and acks (kept so a full disk can replay them), and the head.
- * No policy here: bounds, timers and faults live in `_store.ts`.
+ * The queue on one SQLite write connection: the counters (live = including
+ * the open batch, committed = as of the last COMMIT), the batch's rows and
+ * acks (kept so a full disk can replay them), the batch's writes in order
+ * (kept so an I/O error can replay them), and the head. No policy here:
+ * bounds, timers and faults live in `_store.ts`; the SQL in `_statements.ts`.
+ *
+ * After an I/O error ({@linkcode Queue.lose}) the batch lives in memory only:
+ * the counters stay as if it were written, appends and acks are held without
+ * touching the disk, reads of the queue return nothing, and the next
+ * {@linkcode Queue.commit} writes the whole batch again.
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Head, Opened } from "./_open.ts";
 import { faultKind } from "./_sqlite.ts";
-import { type Meta, prepareMetaWrite, writeMeta } from "./schema.ts";
+import { type HeadRow, type Op, type Row, Statements } from "./_statements.ts";
+import type { Meta } from "./schema.ts";
 import type { OutboxMessage } from "./outbox.ts";
 
-/** One message as stored. */
-export interface Row {
-  seq: number;
-  created: number;
-  bytes: number;
-  mid: string;
-  props: string;
-  body: string;
-}
-
-/** A head row as the drop logic sees it. */
-export interface HeadRow {
-  seq: number;
-  created: number;
-  bytes: number;
-}
+export type { HeadRow, Op, Row } from "./_statements.ts";
 
 /** What one {@linkcode Queue.dropHead} call removed. */
 export interface Dropped {
@@ -37,41 +29,32 @@ export interface Dropped {
   lastSeq: number;
 }
 
-function prepare(db: DatabaseSync) {
-  return {
-    insert: db.prepare(
-      "INSERT INTO messages (seq, created, bytes, mid, props, body) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
-    peek: db.prepare(
-      "SELECT seq, mid, created, props, body FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-    ),
-    headRows: db.prepare("SELECT seq, created, bytes FROM messages ORDER BY seq LIMIT ?"),
-    ack: db.prepare("DELETE FROM messages WHERE seq = ? RETURNING bytes"),
-    deleteThrough: db.prepare("DELETE FROM messages WHERE seq <= ?"),
-    head: db.prepare("SELECT seq, created FROM messages ORDER BY seq LIMIT 1"),
-    meta: prepareMetaWrite(db),
-  };
-}
-
 /** The queue on one connection. */
 export class Queue {
   readonly db: DatabaseSync;
+  /** The SQL; `st.failNext` is the storage-fault test seam. */
+  readonly st: Statements;
   /** Counters including the open batch. */
   live: Meta;
   /** Counters as of the last commit. */
   committed: Meta;
-  /** Rows inserted in the open batch. */
+  /** Rows inserted (or held) in the open batch. */
   pendingRows: Row[] = [];
   /** Seqs acked in the open batch. */
   pendingAcks: number[] = [];
+  /** UTF-8 bytes of `pendingRows`. */
+  pendingBytes = 0;
   /** Appends in the open batch. */
   appends = 0;
-  #st: ReturnType<typeof prepare>;
   #head: Head | undefined;
+  #ops: Op[] = [];
+  #lost = false;
+  /** Acks that arrived while the batch was lost; applied at the next commit. */
+  #deferred: number[] = [];
 
   constructor(opened: Opened) {
     this.db = opened.db;
-    this.#st = prepare(opened.db);
+    this.st = new Statements(opened.db);
     this.live = { ...opened.state.meta };
     this.committed = { ...opened.state.meta };
     this.#head = opened.state.head;
@@ -82,73 +65,127 @@ export class Queue {
     return this.committed.nextSeq - 1;
   }
 
-  /** Opens the batch transaction if none is open. */
-  begin(): void {
-    if (!this.db.isTransaction) this.db.exec("BEGIN IMMEDIATE");
+  /** True after an I/O error until a commit succeeds: the batch is held in memory. */
+  get lost(): boolean {
+    return this.#lost;
   }
 
-  /** Inserts `row` in the batch. On SQLITE_FULL the row stays in `pendingRows` for replay. */
+  /** True when a commit has something to write. */
+  get dirty(): boolean {
+    return this.#lost || this.db.isTransaction || this.#deferred.length > 0;
+  }
+
+  /** The open batch's writes (and held acks), to carry over to a fresh database. */
+  unsaved(): Op[] {
+    return [...this.#ops, ...this.#deferred.map((ack) => ({ ack }))];
+  }
+
+  /** Opens the batch transaction if none is open. */
+  begin(): void {
+    this.st.begin();
+  }
+
+  /**
+   * Inserts `row` in the batch. On SQLITE_FULL the row stays in `pendingRows`
+   * for replay; on an I/O error (or while lost) it is held in memory and
+   * counted as queued, and the error is rethrown for the caller to report.
+   */
   insert(row: Row): void {
-    this.begin();
     const before = this.live.nextSeq;
     this.live.nextSeq = Math.max(before, row.seq + 1);
     this.pendingRows.push(row);
+    this.#ops.push({ insert: row });
+    let held: unknown;
     try {
-      this.#st.insert.run(row.seq, row.created, row.bytes, row.mid, row.props, row.body);
-    } catch (error) {
-      if (faultKind(error) !== "full") {
-        this.pendingRows.pop();
-        this.live.nextSeq = before;
+      if (!this.#lost) {
+        this.st.begin();
+        this.st.insert(row);
       }
-      throw error;
+    } catch (error) {
+      const kind = faultKind(error);
+      if (kind !== "io") {
+        this.#ops.pop();
+        if (kind !== "full") {
+          this.pendingRows.pop();
+          this.live.nextSeq = before;
+        }
+        throw error;
+      }
+      held = error;
+      this.lose();
     }
+    this.pendingBytes += row.bytes;
     this.live.depth++;
     this.live.bytes += row.bytes;
     if (this.#head === null) this.#head = { seq: row.seq, created: row.created };
+    if (held !== undefined) throw held;
   }
 
-  /** Deletes `seq` in the batch; false when it was not queued. */
+  /**
+   * Deletes `seq` in the batch; false when it was not queued. While lost (or
+   * on an I/O error, rethrown) the ack is held and applied at the next commit.
+   */
   ack(seq: number): boolean {
-    this.begin();
+    if (this.#lost) {
+      this.#deferred.push(seq);
+      return true;
+    }
+    try {
+      return this.#ackNow(seq);
+    } catch (error) {
+      if (faultKind(error) === "io") {
+        this.#deferred.push(seq);
+        this.lose();
+      }
+      throw error;
+    }
+  }
+
+  #ackNow(seq: number): boolean {
+    this.st.begin();
     this.pendingAcks.push(seq);
-    const row = this.#st.ack.get(seq) as { bytes: number } | undefined;
-    if (row === undefined) {
+    let bytes: number | undefined;
+    try {
+      bytes = this.st.ack(seq);
+    } catch (error) {
+      if (faultKind(error) === "io") this.pendingAcks.pop(); // held as deferred instead
+      throw error;
+    }
+    if (bytes === undefined) {
       this.pendingAcks.pop();
       return false;
     }
+    this.#ops.push({ ack: seq });
     this.live.depth--;
-    this.live.bytes -= row.bytes;
+    this.live.bytes -= bytes;
     if (this.live.depth === 0) this.#head = null;
     else if (this.#head?.seq === seq) this.#head = undefined;
     return true;
   }
 
-  /** Committed messages with seq in (`afterSeq`, committedSeq], at most `limit`. */
+  /** Committed messages with seq in (`afterSeq`, committedSeq], at most `limit`; none while lost. */
   peek(afterSeq: number, limit: number): OutboxMessage[] {
-    const rows = this.#st.peek.all(
-      afterSeq,
-      this.committedSeq,
-      limit,
-    ) as unknown as OutboxMessage[];
-    return rows.map(({ seq, mid, created, props, body }) => ({ seq, mid, created, props, body }));
+    return this.#lost ? [] : this.st.peek(afterSeq, this.committedSeq, limit);
   }
 
   /**
    * Deletes head rows while `more(row, bytesSoFar, countSoFar)` holds (counts
    * are within one fetched chunk; `live` is updated between chunks), counting
-   * them as dropped.
+   * them as dropped. Drops nothing while lost (the rows on disk are not the
+   * queue then): the bounds apply again at the next commit.
    */
   dropHead(guess: number, more: (row: HeadRow, freed: number, n: number) => boolean): Dropped {
     const total: Dropped = { count: 0, bytes: 0, firstSeq: 0, lastSeq: 0 };
     let limit = Math.min(4096, Math.max(1, guess));
-    for (;;) {
-      const rows = this.#st.headRows.all(limit) as unknown as HeadRow[];
+    while (!this.#lost) {
+      const rows = this.st.headRows(limit);
       let n = 0;
       let freed = 0;
       while (n < rows.length && more(rows[n], freed, n)) freed += rows[n++].bytes;
       if (n === 0) return total;
-      this.begin();
-      this.#st.deleteThrough.run(rows[n - 1].seq);
+      this.st.begin();
+      this.st.deleteThrough(rows[n - 1].seq);
+      this.#ops.push({ dropThrough: rows[n - 1].seq });
       this.live.depth -= n;
       this.live.bytes -= freed;
       this.live.dropped += n;
@@ -161,46 +198,87 @@ export class Queue {
       if (n < rows.length || rows.length < limit) return total;
       limit = Math.min(4096, limit * 4);
     }
+    return total;
   }
 
-  /** The oldest queued message (one index lookup after the head changed). */
+  /** The oldest queued message (one index lookup after the head changed; null if unknown while lost). */
   head(): Head {
-    if (this.#head === undefined) {
-      const row = this.#st.head.get() as { seq: number; created: number } | undefined;
-      this.#head = row ? { seq: row.seq, created: row.created } : null;
-    }
-    return this.#head;
+    if (this.#head !== undefined) return this.#head;
+    if (this.#lost) return null;
+    return this.#head = this.st.head();
   }
 
-  /** Writes the counters and commits; returns the new committedSeq if it advanced. */
+  /**
+   * After an I/O error: rolls the transaction back (best effort; a failed
+   * ROLLBACK is retried by the next commit) and holds the batch in memory.
+   * The counters stay as if the batch were written.
+   */
+  lose(): void {
+    this.#lost = true;
+    try {
+      this.st.rollback();
+    } catch { /* retried at the next commit */ }
+  }
+
+  /**
+   * Writes the counters and commits (first writing a lost batch again and
+   * applying held acks); returns the new committedSeq if it advanced. On an
+   * I/O error the batch stays held (the caller calls {@linkcode lose}).
+   */
   commit(): number | undefined {
+    this.#replay();
     if (!this.db.isTransaction) return undefined;
-    writeMeta(this.#st.meta, this.live);
-    this.db.exec("COMMIT");
+    this.st.commit(this.live);
     const before = this.committed.nextSeq;
     this.committed = { ...this.live };
-    this.pendingRows = [];
-    this.pendingAcks = [];
-    this.appends = 0;
+    this.#reset();
     return this.committed.nextSeq > before ? this.committedSeq : undefined;
+  }
+
+  #replay(): void {
+    if (this.#lost) {
+      this.st.rollback();
+      this.st.begin();
+      for (const op of this.#ops) this.st.apply(op);
+      this.#lost = false;
+    }
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (let i = 0; i < deferred.length; i++) {
+      try {
+        this.#ackNow(deferred[i]);
+      } catch (error) {
+        this.#deferred = deferred.slice(i);
+        throw error;
+      }
+    }
   }
 
   /**
    * Rolls the batch back (if SQLite has not already) and resets the live
    * counters to the committed ones, keeping `nextSeq` (handed-out seqs stay
-   * handed out). The batch's rows and acks are returned, for replay.
+   * handed out). The batch's rows and acks (held ones too) are returned, for
+   * replay.
    */
   rollback(): { rows: Row[]; acks: number[] } {
-    if (this.db.isTransaction) this.db.exec("ROLLBACK");
-    const batch = { rows: this.pendingRows, acks: this.pendingAcks };
+    this.st.rollback();
+    const batch = { rows: this.pendingRows, acks: [...this.pendingAcks, ...this.#deferred] };
     this.live = {
       ...this.committed,
       nextSeq: Math.max(this.live.nextSeq, this.committed.nextSeq),
     };
     this.#head = undefined;
+    this.#reset();
+    return batch;
+  }
+
+  #reset(): void {
     this.pendingRows = [];
     this.pendingAcks = [];
+    this.pendingBytes = 0;
     this.appends = 0;
-    return batch;
+    this.#ops = [];
+    this.#deferred = [];
+    this.#lost = false;
   }
 }

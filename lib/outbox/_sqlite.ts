@@ -1,10 +1,11 @@
 /**
  * Small `node:sqlite` adapters for the outbox: classifying SQLite errors by
- * result code, the files that make up one database (`-wal`, `-shm`), and
- * moving a damaged database aside.
+ * result code, the integrity check, the files that make up one database
+ * (`-wal`, `-shm`), and moving a damaged database aside.
  *
  * @module
  */
+import type { DatabaseSync } from "node:sqlite";
 import { basename, dirname, join } from "node:path";
 
 /** SQLite primary result codes the outbox reacts to. */
@@ -21,10 +22,17 @@ export const SQLITE = {
   notadb: 26,
 } as const;
 
-/** What went wrong, in the terms the outbox acts on. */
-export type FaultKind = "full" | "corrupt" | "access" | "busy" | "other";
+/**
+ * What went wrong, in the terms the outbox acts on: `corrupt` (the file is
+ * damaged: move it aside), `io` (the storage failed this operation, e.g. an SD
+ * card hiccup: retry later, move nothing), `full`, `access`, `busy`, `other`.
+ */
+export type FaultKind = "full" | "corrupt" | "io" | "access" | "busy" | "other";
 
-/** The primary SQLite result code of `error`, or undefined. */
+/**
+ * The primary SQLite result code of `error`, or undefined. Extended codes
+ * (e.g. SQLITE_IOERR_WRITE = 778) reduce to their primary code.
+ */
 export function sqliteCode(error: unknown): number | undefined {
   const code = (error as { errcode?: unknown } | null)?.errcode;
   if (typeof code === "number") return code & 0xff;
@@ -47,8 +55,9 @@ export function faultKind(error: unknown): FaultKind {
       return "full";
     case SQLITE.corrupt:
     case SQLITE.notadb:
-    case SQLITE.ioerr:
       return "corrupt";
+    case SQLITE.ioerr:
+      return "io";
     case SQLITE.perm:
     case SQLITE.readonly:
     case SQLITE.cantopen:
@@ -66,6 +75,27 @@ export function reasonOf(error: unknown): string {
   const errstr = (error as { errstr?: unknown } | null)?.errstr;
   if (typeof errstr === "string" && errstr !== "") return errstr;
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+/**
+ * Runs `PRAGMA quick_check` (O(file size), reads only) and returns SQLite's
+ * first complaint, or undefined when the file is intact. An error that is not
+ * itself corruption (e.g. another I/O error) propagates: it proves nothing.
+ */
+export function quickCheck(db: DatabaseSync): string | undefined {
+  let rows: { quick_check?: unknown }[];
+  try {
+    rows = db.prepare("PRAGMA quick_check(1)").all() as { quick_check?: unknown }[];
+  } catch (error) {
+    if (faultKind(error) === "corrupt") return reasonOf(error);
+    throw error;
+  }
+  const first = rows[0]?.quick_check;
+  if (first === "ok") return undefined;
+  // e.g. "*** in database main ***\nTree 2 page 301: btreeInitPage() returns error code 11"
+  const text = String(first ?? "no result").split("\n").filter((l) => !/^\*\*\*/.test(l))
+    .join("; ");
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text || "integrity check failed";
 }
 
 /** The database file and its WAL-mode companions. */
@@ -91,10 +121,10 @@ export function compactUtc(ms: number): string {
 
 /**
  * Renames `path` and its `-wal`/`-shm` to `<path>.corrupt-<UTC>` (+ `-wal`,
- * `-shm`, so SQLite still pairs them), then deletes all but the newest `keep`
- * such copies so a failing card cannot fill up with them. Returns the new path.
+ * `-shm`, so SQLite still pairs them). Returns the new path. Call
+ * {@linkcode pruneAside} once the rows worth keeping have been read from it.
  */
-export function moveAside(path: string, now: number, keep: number): string {
+export function moveAside(path: string, now: number): string {
   const stamp = compactUtc(now);
   let target = `${path}.corrupt-${stamp}`;
   for (let n = 1; existsSync(target); n++) target = `${path}.corrupt-${stamp}-${n}`;
@@ -105,12 +135,14 @@ export function moveAside(path: string, now: number, keep: number): string {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  pruneAside(path, keep);
   return target;
 }
 
-/** Deletes the oldest `<path>.corrupt-*` copies beyond `keep`. */
-function pruneAside(path: string, keep: number): void {
+/**
+ * Deletes the oldest `<path>.corrupt-*` copies beyond the newest `keep`, so a
+ * failing card cannot fill up with them.
+ */
+export function pruneAside(path: string, keep: number): void {
   const prefix = `${basename(path)}.corrupt-`;
   const copies: string[] = [];
   for (const entry of Deno.readDirSync(dirname(path))) {

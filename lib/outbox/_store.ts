@@ -1,8 +1,9 @@
 /**
  * The SQLite outbox behind {@linkcode Outbox} (the contract is in
- * `outbox.ts`): batching and its timer, seq and id allocation with the
- * reserve, the bounds, listeners, and the fault policy (a full disk makes
- * room; a corrupt file is replaced).
+ * `outbox.ts`): batching and its timer, the bounds, listeners, and the
+ * fault policy (a full disk makes
+ * room; an I/O error holds the batch in memory and retries at the next
+ * commit; a corrupt file is replaced, keeping what is readable).
  *
  * One write connection holds one open transaction per batch. `peek` reads
  * through it but only up to the last committed seq, so it never returns a row
@@ -11,20 +12,14 @@
  * @module
  */
 import { join } from "node:path";
+import { Allocator, type Build } from "./_allocate.ts";
 import { enforceBounds, type OnDrop, recoverFull } from "./_bounds.ts";
 import { describeDrop, DropLog } from "./_drop_log.ts";
-import {
-  accessError,
-  diskFullError,
-  isUnusable,
-  type Opened,
-  openExisting,
-  OUTBOX_FILE,
-  startFresh,
-} from "./_open.ts";
+import { openOrReplace, startFresh } from "./_fresh.ts";
+import { IoEpisode, STORAGE_HINT } from "./_io_episode.ts";
+import { type Opened, OUTBOX_FILE } from "./_open.ts";
 import { Queue, type Row } from "./_queue.ts";
-import { faultKind, reasonOf, utf8Length } from "./_sqlite.ts";
-import { readSeqReserve, writeSeqReserve } from "./seq_reserve.ts";
+import { faultKind, quickCheck, reasonOf } from "./_sqlite.ts";
 import type {
   CommitEvent,
   Outbox,
@@ -33,7 +28,7 @@ import type {
   ResolvedOutboxOptions,
 } from "./outbox.ts";
 
-type Build = (seq: number, mid: string) => { body: string; props: string };
+type Reset<T> = (carried: ReadonlySet<Row>) => T;
 
 /** The outbox on one SQLite write connection. Create with `openOutbox()`. */
 export class OutboxStore implements Outbox {
@@ -41,39 +36,20 @@ export class OutboxStore implements Outbox {
   #o: ResolvedOutboxOptions;
   #lock: Deno.FsFile;
   #q: Queue;
-  #ceiling: number;
+  #rows: Allocator;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #listeners = new Set<(event: CommitEvent) => void>();
   #drops: DropLog;
   #onDrop: OnDrop;
+  #io: IoEpisode;
   #closed = false;
   #inAppend = false;
 
   /** Opens the database in `o.stateDir`; the caller holds `lock`. */
   static open(o: ResolvedOutboxOptions, lock: Deno.FsFile): OutboxStore {
     const path = join(o.stateDir, OUTBOX_FILE);
-    const reserve = readSeqReserve(o.stateDir);
-    if (reserve.problem) {
-      o.log.error(
-        `Sequence reserve unusable: ${reserve.problem}; it is rewritten at the next block`,
-      );
-    }
-    let opened: Opened;
-    try {
-      opened = openExisting(path, o, Math.max(1, reserve.ceiling));
-    } catch (error) {
-      if (faultKind(error) === "access") throw accessError(path, error);
-      if (faultKind(error) === "full") throw diskFullError(path, error);
-      if (!isUnusable(error)) throw error;
-      opened = startFresh(path, o, error, Math.max(1, reserve.ceiling), {});
-    }
-    if (opened.state.repaired.length > 0) {
-      o.log.warn("Outbox counters disagreed with the rows and were repaired", {
-        path,
-        repaired: opened.state.repaired.join("; "),
-      });
-    }
-    return new OutboxStore(o, lock, path, opened, reserve.ceiling);
+    const { opened, ceiling } = openOrReplace(path, o, o.stateDir);
+    return new OutboxStore(o, lock, path, opened, ceiling);
   }
 
   private constructor(
@@ -86,23 +62,21 @@ export class OutboxStore implements Outbox {
     this.#o = o;
     this.#lock = lock;
     this.path = path;
-    this.#ceiling = ceiling;
+    this.#rows = new Allocator(o, ceiling);
     this.#q = new Queue(opened);
     const limits = { maxBytes: o.maxBytes, maxAge: o.maxAge, path };
     this.#drops = new DropLog(o.log, o.now, (reason) => describeDrop(reason, limits));
     this.#onDrop = (reason, d) =>
       this.#drops.dropped(reason, d.count, d.bytes, d.firstSeq, d.lastSeq);
+    this.#io = new IoEpisode(o.log, path, o.now, o.commitInterval);
     try {
       // Bounds may have changed since the last run, and time has passed.
-      this.#guard(
-        () => {
-          enforceBounds(this.#q, this.#o, this.#onDrop);
-          this.#commitNow();
-        },
-        () => {},
-        () => {},
-      );
+      this.#guard(() => {
+        enforceBounds(this.#q, this.#o, this.#onDrop);
+        this.#commitNow();
+      }, () => {});
     } catch (error) {
+      this.#clearTimer();
       this.#q.db.close();
       throw error;
     }
@@ -114,9 +88,11 @@ export class OutboxStore implements Outbox {
     if (this.#inAppend) throw new Error("Outbox.append() called from its own build callback");
     this.#inAppend = true;
     try {
-      let row = this.#makeRow(created, build);
-      this.#guard(() => this.#store(row), () => {}, () => {
-        row = this.#makeRow(created, build); // the fresh database starts above the reserve
+      let row = this.#rows.row(this.#q.live.nextSeq, created, build);
+      // An I/O error keeps the row in memory, written with the next commit.
+      this.#guard(() => this.#store(row), () => {}, (carried) => {
+        if (carried.has(row)) return;
+        row = this.#rows.row(this.#q.live.nextSeq, created, build); // above the reserve
         this.#store(row);
       });
       return { seq: row.seq, mid: row.mid };
@@ -128,7 +104,7 @@ export class OutboxStore implements Outbox {
   peek(afterSeq: number, limit: number): OutboxMessage[] {
     this.#assertOpen();
     if (!(limit >= 1) || afterSeq >= this.#q.committedSeq) return [];
-    return this.#guard(() => this.#q.peek(afterSeq, Math.floor(limit)), () => [], () => []);
+    return this.#guard(() => this.#q.peek(afterSeq, Math.floor(limit)), () => []);
   }
 
   ack(seq: number): boolean {
@@ -141,19 +117,19 @@ export class OutboxStore implements Outbox {
         if (found) this.#drops.end("delivered");
         return found;
       },
-      () => true,
+      () => true, // full: replayed by the recovery; I/O error: held until the next commit
       () => false,
     );
   }
 
   commit(): void {
     this.#assertOpen();
-    this.#guard(() => this.#commitNow(), () => {}, () => {});
+    this.#guard(() => this.#commitNow(), () => {});
   }
 
   stats(): OutboxStats {
     this.#assertOpen();
-    const head = this.#guard(() => this.#q.head(), () => null, () => null);
+    const head = this.#guard(() => this.#q.head(), () => null);
     const live = this.#q.live;
     return {
       depth: live.depth,
@@ -175,7 +151,10 @@ export class OutboxStore implements Outbox {
   close(): void {
     if (this.#closed) return;
     try {
-      if (this.#q.db.isTransaction) this.commit();
+      for (let attempt = 0; attempt < 3 && this.#q.dirty; attempt++) this.commit();
+      const lost = this.#q.lost ? this.#q.pendingRows.length : 0;
+      const msg = `Outbox "${this.path}" closed with ${lost} message(s) it could not save`;
+      if (lost > 0) this.#o.log.error(msg, { hint: STORAGE_HINT });
     } finally {
       this.#closed = true;
       this.#clearTimer();
@@ -193,29 +172,33 @@ export class OutboxStore implements Outbox {
     this.close();
   }
 
-  #makeRow(created: number, build: Build): Row {
-    const seq = this.#q.live.nextSeq;
-    if (seq >= this.#ceiling) this.#raiseCeiling(seq);
-    const mid = this.#o.newId();
-    const { body, props } = build(seq, mid);
-    if (typeof body !== "string" || typeof props !== "string") {
-      throw new TypeError("Outbox.append(): build must return { body: string, props: string }");
-    }
-    return { seq, created, bytes: utf8Length(body) + utf8Length(props), mid, props, body };
+  /** Test seam: the next `n` database statements fail as SQLITE_IOERR_WRITE would. */
+  injectIoErrors(n: number): void {
+    this.#q.st.failNext = n;
   }
 
   #store(row: Row): void {
-    this.#q.insert(row);
+    if (this.#q.lost && this.#q.pendingBytes + row.bytes > this.#o.maxBytes) {
+      throw new Error(
+        `Outbox "${this.path}" cannot save to its storage and holds ${this.#q.pendingBytes} bytes ` +
+          `of unsaved messages (outbox.maxBytes): this message is not stored`,
+      );
+    }
     this.#armTimer();
+    this.#q.appends++;
+    this.#q.insert(row);
     enforceBounds(this.#q, this.#o, this.#onDrop);
-    if (++this.#q.appends >= this.#o.commitEvery) this.#commitNow();
+    // While the storage fails, only the timer retries (not every append).
+    if (!this.#q.lost && this.#q.appends >= this.#o.commitEvery) this.#commitNow();
   }
 
   #commitNow(): void {
     this.#clearTimer();
-    if (!this.#q.db.isTransaction) return;
+    if (!this.#q.dirty) return;
     enforceBounds(this.#q, this.#o, this.#onDrop);
-    this.#notify(this.#q.commit());
+    const committed = this.#q.commit();
+    this.#io.recovered();
+    this.#notify(committed);
   }
 
   #armTimer(): void {
@@ -232,7 +215,7 @@ export class OutboxStore implements Outbox {
         path: this.path,
         error: reasonOf(error),
       });
-      if (this.#q.db.isTransaction) this.#armTimer();
+      if (this.#q.dirty) this.#armTimer();
     }
   }
 
@@ -252,48 +235,61 @@ export class OutboxStore implements Outbox {
     }
   }
 
-  /** Writes a new reserve ceiling before the first seq at or above the old one is used. */
-  #raiseCeiling(seq: number): void {
-    const ceiling = seq + this.#o.reserveBlock;
-    try {
-      writeSeqReserve(this.#o.stateDir, ceiling);
-    } catch (error) {
-      this.#o.log.error("Cannot write the sequence reserve; retrying at the next block", {
-        stateDir: this.#o.stateDir,
-        error: reasonOf(error),
-      });
-    }
-    this.#ceiling = ceiling;
-  }
-
-  /** Runs `op`; a full disk → make room, then `onFull`; a corrupt file → replace it, then `onReset`. */
-  #guard<T>(op: () => T, onFull: () => T, onReset: () => T): T {
+  /**
+   * Runs `op`, or after a fault returns `fallback()`: a full disk → make
+   * room; an I/O error → hold the batch and retry at the next commit; a
+   * corrupt file → replace it, then `onReset(rows carried over)`.
+   */
+  #guard<T>(op: () => T, fallback: () => T, onReset: Reset<T> = fallback): T {
     try {
       return op();
     } catch (error) {
-      const kind = faultKind(error);
-      if (kind === "full") {
-        this.#clearTimer();
-        this.#notify(recoverFull(this.#q, this.#o, this.#onDrop, this.#o.log, this.path));
-        return onFull();
-      }
-      if (kind === "corrupt") {
-        this.#replace(error);
-        return onReset();
-      }
-      throw error;
+      return this.#fault(error, fallback, onReset);
     }
   }
 
-  /** A corrupt database at run time: move it aside and continue on a fresh one. */
-  #replace(error: unknown): void {
+  #fault<T>(error: unknown, fallback: () => T, onReset: Reset<T>): T {
+    switch (faultKind(error)) {
+      case "full":
+        this.#clearTimer();
+        try {
+          this.#notify(recoverFull(this.#q, this.#o, this.#onDrop, this.#o.log, this.path));
+        } catch (again) {
+          return this.#fault(again, fallback, onReset); // never "full" again
+        }
+        return fallback();
+      case "io":
+        this.#ioError(error);
+        return fallback(); // even if the file was replaced: the held batch was carried over
+      case "corrupt":
+        return onReset(this.#replace(error));
+      default:
+        throw error;
+    }
+  }
+
+  /** Holds the batch, reports the episode, and checks the file after repeated failures. */
+  #ioError(error: unknown): void {
+    this.#q.lose();
+    this.#armTimer();
+    const damage = this.#io.failed(error, this.#q.pendingRows.length, () => quickCheck(this.#q.db));
+    if (damage !== undefined) this.#replace(new Error(damage));
+  }
+
+  /** A damaged database at run time: move it aside, continue on a fresh one with what is readable. */
+  #replace(error: unknown): ReadonlySet<Row> {
     this.#clearTimer();
+    this.#io.end();
+    const next = Math.max(1, this.#q.live.nextSeq, this.#rows.ceiling);
+    const { dropped, droppedBytes } = this.#q.live;
+    const ops = this.#q.unsaved();
     try {
       this.#q.db.close();
     } catch { /* it is being replaced */ }
-    const next = Math.max(1, this.#q.live.nextSeq, this.#ceiling);
-    const { dropped, droppedBytes } = this.#q.live;
-    this.#q = new Queue(startFresh(this.path, this.#o, error, next, { dropped, droppedBytes }));
+    this.#q = new Queue(
+      startFresh(this.path, this.#o, error, next, { dropped, droppedBytes, ops }),
+    );
+    return new Set(ops.flatMap((op) => "insert" in op ? [op.insert] : []));
   }
 
   #assertOpen(): void {

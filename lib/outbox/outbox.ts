@@ -15,11 +15,19 @@
  * - Bounded by `maxBytes` (UTF-8 bytes of body + props) and `maxAge`: the
  *   oldest messages, sent or not, are dropped and counted persistently; a full
  *   disk drops the oldest and retries instead of crashing.
- * - A corrupt database (at open or at run time) is moved aside as
+ * - A storage I/O error (SQLITE_IOERR: an SD card hiccup) is transient: the
+ *   open batch is held in memory (appends and acks keep working, `peek`
+ *   returns nothing) and written again at the next commit; one error line
+ *   per episode. The file is left alone unless an integrity check after
+ *   3 failures in a row finds it damaged.
+ * - A corrupt database (SQLITE_CORRUPT, SQLITE_NOTADB, not a leaf outbox, or
+ *   a failed integrity check; at open or at run time) is moved aside as
  *   `outbox.db.corrupt-<UTC>` (+ `-wal`/`-shm`; the newest 3 are kept) with
- *   one error line, and a fresh one starts above the seq reserve
- *   (`seq.reserve`, see `seq_reserve.ts`); so does a database deleted by hand.
- *   A database from a newer leaf is refused (ConfigError, exit 2) and kept.
+ *   one error line; the messages still readable in it (and the unsaved
+ *   batch) are copied, with their seq and id, into a fresh database that
+ *   continues above the seq reserve (`seq.reserve`, see `seq_reserve.ts`).
+ *   A database deleted by hand also starts above the reserve. A database
+ *   from a newer leaf is refused (ConfigError, exit 2) and kept.
  * - `<stateDir>/outbox.lock` (flock, released by the kernel on any exit)
  *   keeps a second leaf process off the same outbox.
  *
@@ -210,7 +218,8 @@ export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOpti
 /**
  * Opens (creating if needed) the outbox in `options.stateDir`. Throws a
  * `ConfigError` (exit 2) when the directory is unusable, another leaf holds
- * it, or the database is from a newer leaf; a corrupt database is moved aside.
+ * it, the database is from a newer leaf, or the storage keeps failing with
+ * I/O errors on an intact file; a corrupt database is moved aside.
  */
 export function openOutbox(options: OutboxOptions): Outbox {
   const resolved = resolveOutboxOptions(options);

@@ -17,6 +17,7 @@ import { ConfigError } from "../errors.ts";
 import { OUTBOX_FILE } from "./_open.ts";
 import { existsSync, faultKind, reasonOf } from "./_sqlite.ts";
 import { checkNotNewer, readMeta, SCHEMA_VERSION, schemaVersion } from "./schema.ts";
+import { readSeqReserve } from "./seq_reserve.ts";
 
 /** What {@linkcode readOutboxStatus} reports. */
 export interface OutboxStatus {
@@ -41,7 +42,10 @@ export interface OutboxStatus {
 /** Reads the status of the outbox in `stateDir`; throws ConfigError when it cannot. */
 export function readOutboxStatus(stateDir: string): OutboxStatus {
   const path = join(stateDir, OUTBOX_FILE);
-  const empty = { path, depth: 0, bytes: 0, nextSeq: 0, dropped: 0, droppedBytes: 0 };
+  // No database (or no schema) yet: `leaf run` starts at 1, or at the seq
+  // reserve's ceiling when a database was lost (see `openExisting`).
+  const firstSeq = Math.max(1, readSeqReserve(stateDir).ceiling);
+  const empty = { path, depth: 0, bytes: 0, nextSeq: firstSeq, dropped: 0, droppedBytes: 0 };
   if (!existsSync(path)) return { ...empty, exists: false };
   let db: DatabaseSync | undefined;
   try {
@@ -65,12 +69,15 @@ export function readOutboxStatus(stateDir: string): OutboxStatus {
     };
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    const access = faultKind(error) === "access";
+    const kind = faultKind(error);
+    const [code, hint] = kind === "access"
+      ? ["outbox.access", "run as the user leaf runs as, or as root"]
+      : kind === "io"
+      ? ["outbox.io", "the storage that holds stateDir failed (see dmesg); try again"]
+      : ["outbox.corrupt", "`leaf run` moves an unreadable database aside and starts a new one"];
     throw new ConfigError(`Cannot read outbox database "${path}": ${reasonOf(error)}`, {
-      code: access ? "outbox.access" : "outbox.corrupt",
-      hint: access
-        ? "run as the user leaf runs as, or as root"
-        : "`leaf run` moves an unreadable database aside and starts a new one",
+      code,
+      hint,
       cause: error,
     });
   } finally {

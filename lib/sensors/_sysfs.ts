@@ -1,8 +1,8 @@
 /**
  * Small helpers the sysfs drivers share: paths under a root, listing the
  * entries of a class or bus folder that match a pattern (sysfs class entries
- * are symlinks, so the entry type is not checked), reading trimmed text and
- * numbers, classifying read errors, and turning "not found at start" into a
+ * are symlinks, so the entry type is not checked), reading trimmed text,
+ * parsing numbers, classifying read errors, and turning "not found at start" into a
  * {@linkcode ConfigError}.
  *
  * Listing at start is synchronous because {@linkcode createSensors} is; reads
@@ -69,11 +69,6 @@ export function readTrimmedSync(path: string): string | undefined {
   }
 }
 
-/** A file's text, trimmed (async; errors propagate). */
-export async function readTrimmed(path: string, read: ReadText = readTextFile): Promise<string> {
-  return (await read(path)).trim();
-}
-
 /** Parses a decimal number the way sysfs prints them (`48686`, `-4368`, `100.869140625`). */
 export function parseNumber(text: string, where: string): number {
   const t = text.trim();
@@ -81,11 +76,6 @@ export function parseNumber(text: string, where: string): number {
     throw new Error(`${where}: expected a number, found ${JSON.stringify(t.slice(0, 40))}`);
   }
   return Number(t);
-}
-
-/** Reads a file holding one number. */
-export async function readNumber(path: string, read: ReadText = readTextFile): Promise<number> {
-  return parseNumber(await read(path), path);
 }
 
 /** Removes float noise from unit conversions: 1008.6914062499999 → 1008.69140625. */

@@ -63,11 +63,21 @@ Deno.test("leaf outbox status says there is no outbox yet, with zeros, exit 0", 
     bytes: 0,
     oldestCreated: null,
     oldestAgeMs: null,
-    nextSeq: 0,
+    nextSeq: 1,
     dropped: 0,
     droppedBytes: 0,
   });
+  assert.match(text.out, /next seq +1$/m);
   assert.deepEqual([...Deno.readDirSync(dir.path)], [], "status creates nothing");
+});
+
+Deno.test("leaf outbox status without a database starts next seq above the seq reserve", async () => {
+  await using dir = await tempDir("cli-outbox");
+  await Deno.writeTextFile(join(dir.path, "seq.reserve"), "20001\n");
+  const json = JSON.parse((await status(["status", "--state-dir", dir.path, "--json"])).out);
+  assert.deepEqual([json.exists, json.nextSeq], [false, 20_001]);
+  using outbox = openOutbox({ stateDir: dir.path, log: quiet });
+  assert.equal(outbox.append(Date.now(), message).seq, 20_001, "what leaf run then hands out");
 });
 
 Deno.test("leaf outbox status reports queued, oldest age, next seq and dropped", async () => {

@@ -191,7 +191,7 @@ Deno.test("leaf send exits 5 when nothing listens and when the host does not res
     cs("no-such-gateway.invalid"),
     "--ca",
     ca,
-  ]);
+  ], { allowNet: ["no-such-gateway.invalid"] });
   assertOneLineFailure(unresolvable, 5, /Cannot resolve "no-such-gateway\.invalid"/);
 });
 

@@ -147,7 +147,9 @@ Deno.test("leaf sensors rejects an unknown flag and a missing config file with e
   assert.equal(flag.code, 2);
   assert.equal(flag.stderr.trim().split("\n").length, 1, flag.stderr);
   assert.match(flag.stderr, /Unknown option "--sysfs" for `leaf sensors`/);
-  const missing = await leafSensors(["--config", "/nonexistent/leaf.yaml"]);
+  await using dir = await tempDir("sensors-missing");
+  const path = `${dir.path}/leaf.yaml`;
+  const missing = await leafSensors(["--config", path]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /Config file "\/nonexistent\/leaf.yaml" does not exist/);
+  assert.ok(missing.stderr.includes(`Config file "${path}" does not exist`), missing.stderr);
 });

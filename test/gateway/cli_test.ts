@@ -3,7 +3,15 @@
  * device round trip, SIGTERM → exit 0, and one-line usage errors (exit 2).
  */
 import assert from "node:assert/strict";
-import { leafCommand, leafEnv, readJsonLines, runLeaf, tempDir, waitFor } from "../_helpers.ts";
+import {
+  leafCommand,
+  leafEnv,
+  readJsonLines,
+  ROOT,
+  runLeaf,
+  tempDir,
+  waitFor,
+} from "../_helpers.ts";
 import { HUB, KEY_A, sasToken, testChainDir, usernameFor } from "./_setup.ts";
 import mqtt from "mqtt";
 
@@ -87,7 +95,7 @@ const USAGE_ERRORS: [string, string[], RegExp][] = [
   ["a bad device key", ["--certs", "x", "--device", "dev-1:not base64"], /the key is not base64/],
   [
     "a missing devices file",
-    ["--certs", "x", "--devices", "/nonexistent/devices.yaml"],
+    ["--certs", "x", "--devices", `${ROOT}/test/no-such-dir/devices.yaml`],
     /Devices file ".*" does not exist/,
   ],
   ["a positional argument", ["--certs", "x", "extra"], /Unexpected argument "extra"/],

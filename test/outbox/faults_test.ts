@@ -128,7 +128,7 @@ Deno.test("append() survives a full disk: drops the oldest, retries, never throw
   assert.equal(lines.filter((l) => l.level === "error").length, 0);
 });
 
-Deno.test("peek() on a database corrupted under a running outbox replaces it and carries on", async () => {
+Deno.test("peek() on a database corrupted under a running outbox replaces it, keeping the readable rows", async () => {
   await using dir = await tempDir("outbox-faults");
   fill(dir.path, 5000, 10_000);
   const { log, lines } = captureLog();
@@ -146,9 +146,23 @@ Deno.test("peek() on a database corrupted under a running outbox replaces it and
   const errors = lines.filter((l) => l.level === "error");
   assert.equal(errors.length, 1, JSON.stringify(lines));
   assert.match(errors[0].msg, /malformed.*moved it to ".*corrupt-20260102T030405Z"/);
-  assert.equal(outbox.append(AT, message).seq, 10_001);
+  const recovered = Number(/recovered (\d+) queued message/.exec(errors[0].msg)?.[1]);
+  assert.equal(outbox.append(AT, message).seq, 10_001, "seq continues above the reserve");
   outbox.commit();
-  assert.deepEqual(outbox.peek(0, 10).map((m) => m.seq), [10_001]);
+  const rows = outbox.peek(0, 100_000);
+  assert.equal(rows.length, recovered + 1, errors[0].msg);
+  assert.equal(rows.at(-1)!.seq, 10_001);
+  const kept = rows.slice(0, -1);
+  assert.ok(kept.length >= after, `at least the rows read before the damage (${after})`);
+  assert.ok(kept.length < 5000, "the damaged pages are gone");
+  assert.ok(kept.at(-1)!.seq > kept.length, "rows behind the damaged pages were recovered too");
+  for (const m of kept) {
+    assert.deepEqual([JSON.parse(m.body).seq, JSON.parse(m.body).mid], [m.seq, m.mid]);
+    assert.equal(m.props, message(m.seq, m.mid).props);
+    assert.equal(m.created, m.seq - 1, "created as appended by fill()");
+  }
+  assert.equal(outbox.stats().depth, recovered + 1);
+  assertCountersMatchRows(dir.path);
 });
 
 Deno.test("openOutbox() logs an unreadable seq reserve and keeps going", async () => {

@@ -23,6 +23,7 @@ Deno.test({
     await using listener = await startNotifyListener(`${dir.path}/notify.sock`);
     const config = await writeRunConfig(dir.path, freePort()); // nothing listens there
     await using leaf = spawnLeaf(["run", "--config", config], {
+      allowNet: "all",
       env: { NOTIFY_SOCKET: `${dir.path}/notify.sock`, WATCHDOG_USEC: "1000000" },
     });
     await waitFor(() => listener.with("READY=1").length > 0, {
@@ -63,6 +64,7 @@ Deno.test({
     await using listener = await startNotifyListener(`@leaf-test-${crypto.randomUUID()}`);
     const config = await writeRunConfig(dir.path, freePort());
     await using leaf = spawnLeaf(["run", "--config", config], {
+      allowNet: "all",
       env: {
         NOTIFY_SOCKET: listener.address,
         WATCHDOG_USEC: "600000",

@@ -1,0 +1,179 @@
+/**
+ * Storage I/O errors (SQLITE_IOERR, injected through the store's test seam):
+ * transient, so nothing is moved aside and nothing is lost; only a failing
+ * integrity check after repeated errors moves the file aside.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openOutbox, type OutboxOptions } from "../../lib/outbox/outbox.ts";
+import type { OutboxStore } from "../../lib/outbox/_store.ts";
+import { tempDir, waitFor } from "../_helpers.ts";
+import {
+  assertContiguous,
+  assertCountersMatchRows,
+  captureLog,
+  committedSeqs,
+  dbPath,
+  message,
+  quiet,
+} from "./_util.ts";
+
+const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
+
+/** Opens the outbox in `dir` with the fault seam reachable. */
+function open(dir: string, options: Partial<OutboxOptions> = {}): OutboxStore {
+  return openOutbox({ stateDir: dir, log: quiet, ...options }) as OutboxStore;
+}
+
+function fill(dir: string, n: number): void {
+  using outbox = open(dir);
+  for (let i = 0; i < n; i++) outbox.append(i, message);
+}
+
+function movedAside(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name)
+    .filter((n) => n.includes(".corrupt-") && !/-(wal|shm)$/.test(n));
+}
+
+/** Checks that every stored body carries its own seq and mid. */
+function assertBodies(dir: string, outbox: OutboxStore): void {
+  for (const m of outbox.peek(0, 1_000_000)) {
+    assert.deepEqual([JSON.parse(m.body).seq, JSON.parse(m.body).mid], [m.seq, m.mid]);
+  }
+  assertCountersMatchRows(dir);
+}
+
+const STORAGE_ERROR =
+  /^Outbox storage error on ".*outbox\.db" \(disk I\/O error\): keeping unsaved messages in memory and retrying every .*; the database is not moved aside$/;
+
+Deno.test("append() and commit() ride out I/O errors: nothing moved aside, nothing lost, one error line", async () => {
+  await using dir = await tempDir("outbox-io");
+  const { log, lines } = captureLog();
+  using outbox = open(dir.path, { log, commitInterval: 60_000, commitEvery: 10 });
+  for (let i = 0; i < 25; i++) outbox.append(i, message);
+  outbox.commit();
+  outbox.injectIoErrors(2);
+  const seqs = [];
+  for (let i = 25; i < 60; i++) seqs.push(outbox.append(i, message).seq);
+  assert.deepEqual(seqs, Array.from({ length: 35 }, (_, i) => 26 + i), "append never throws");
+  assert.equal(outbox.stats().depth, 60, "held messages count as queued");
+  assert.equal(committedSeqs(dir.path).length, 25, "appends do not retry on every call");
+  outbox.commit(); // the second injected error
+  assert.equal(committedSeqs(dir.path).length, 25);
+  outbox.commit();
+  const stored = committedSeqs(dir.path);
+  assert.equal(stored.length, 60, "every held message is written by the retry");
+  assertContiguous(stored);
+  assertBodies(dir.path, outbox);
+  assert.deepEqual(movedAside(dir.path), []);
+  const errors = lines.filter((l) => l.level === "error");
+  assert.equal(errors.length, 1, JSON.stringify(lines));
+  assert.match(errors[0].msg, STORAGE_ERROR);
+  assert.equal(lines.filter((l) => /storage works again/.test(l.msg)).length, 1);
+  assert.equal(outbox.append(AT, message).seq, 61);
+});
+
+Deno.test("ack() during an I/O error is held and applied with the next commit", async () => {
+  await using dir = await tempDir("outbox-io");
+  fill(dir.path, 10);
+  using outbox = open(dir.path, { commitInterval: 60_000 });
+  outbox.injectIoErrors(1);
+  for (const seq of [1, 2, 3, 4]) assert.equal(outbox.ack(seq), true);
+  assert.deepEqual(committedSeqs(dir.path), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  outbox.commit();
+  assert.deepEqual(committedSeqs(dir.path), [5, 6, 7, 8, 9, 10]);
+  assert.equal(outbox.stats().depth, 6);
+  assertCountersMatchRows(dir.path);
+});
+
+Deno.test("peek() after a read error returns nothing until the next commit, then everything", async () => {
+  await using dir = await tempDir("outbox-io");
+  fill(dir.path, 5);
+  const { log, lines } = captureLog();
+  using outbox = open(dir.path, { log, commitInterval: 60_000 });
+  outbox.injectIoErrors(1);
+  assert.deepEqual(outbox.peek(0, 10), []);
+  outbox.commit();
+  assert.deepEqual(outbox.peek(0, 10).map((m) => m.seq), [1, 2, 3, 4, 5]);
+  assert.equal(lines.filter((l) => l.level === "error").length, 1);
+  assert.deepEqual(movedAside(dir.path), []);
+});
+
+Deno.test("the commit timer retries after I/O errors; an intact file passes the integrity check and stays", async () => {
+  await using dir = await tempDir("outbox-io");
+  const { log, lines } = captureLog();
+  using outbox = open(dir.path, { log, commitInterval: 20 });
+  outbox.injectIoErrors(5); // more than the 3 in a row that trigger the check
+  for (let i = 0; i < 5; i++) outbox.append(i, message);
+  await waitFor(() => committedSeqs(dir.path).length === 5, { what: "the retried commit" });
+  assertContiguous(committedSeqs(dir.path));
+  assertBodies(dir.path, outbox);
+  assert.deepEqual(movedAside(dir.path), [], "an I/O error is not corruption");
+  assert.equal(lines.filter((l) => l.level === "error").length, 1, JSON.stringify(lines));
+});
+
+Deno.test("repeated I/O errors on a damaged file: moved aside, readable rows and the held batch kept", async () => {
+  await using dir = await tempDir("outbox-io");
+  fill(dir.path, 5000);
+  const { log, lines } = captureLog();
+  using outbox = open(dir.path, { log, now: () => AT, commitInterval: 60_000 });
+  const size = (await Deno.stat(dbPath(dir.path))).size;
+  const file = await Deno.open(dbPath(dir.path), { write: true });
+  await file.seek(Math.floor(size / 4 / 4096) * 4096, Deno.SeekMode.Start);
+  await file.write(new Uint8Array(size / 2).fill(0x5a));
+  file.close();
+  outbox.injectIoErrors(100);
+  const held = [0, 1, 2].map(() => outbox.append(AT, message).seq);
+  assert.deepEqual(held, [5001, 5002, 5003]);
+  outbox.commit();
+  outbox.commit(); // the third failure in a row: the integrity check finds the damage
+  assert.deepEqual(movedAside(dir.path), ["outbox.db.corrupt-20260102T030405Z"]);
+  const errors = lines.filter((l) => l.level === "error");
+  assert.equal(errors.length, 2, JSON.stringify(lines));
+  assert.match(errors[0].msg, STORAGE_ERROR);
+  assert.match(
+    errors[1].msg,
+    /is unreadable \(.*found by an integrity check after I\/O errors\): moved it to ".*corrupt-20260102T030405Z" and started a new outbox; recovered (\d+) queued message\(s\)( \(skipped \d+ unreadable part\(s\)\))? and kept 3 not yet saved; any others will not be sent; seq continues at 10001$/,
+  );
+  const recovered = Number(/recovered (\d+)/.exec(errors[1].msg)![1]);
+  const rows = outbox.peek(0, 1_000_000).map((m) => m.seq);
+  assert.ok(recovered > 1000 && recovered < 5000, `recovered ${recovered}`);
+  assert.equal(rows.length, recovered + 3);
+  assert.deepEqual(rows.slice(-3), held, "the held messages keep their seq");
+  assertBodies(dir.path, outbox);
+  assert.equal(outbox.append(AT, message).seq, 10_001);
+  assert.ok(Deno.statSync(join(dir.path, "outbox.db.corrupt-20260102T030405Z")).size > 0);
+});
+
+Deno.test("append() while the storage fails holds at most maxBytes, then reports the message as not stored", async () => {
+  await using dir = await tempDir("outbox-io");
+  using outbox = open(dir.path, { maxBytes: 2_000, commitInterval: 60_000 });
+  outbox.injectIoErrors(1_000);
+  let stored = 0;
+  assert.throws(() => {
+    for (;;) {
+      outbox.append(AT, message);
+      stored++;
+    }
+  }, /cannot save to its storage and holds \d+ bytes of unsaved messages \(outbox\.maxBytes\)/);
+  assert.ok(stored > 5, `held ${stored}`);
+  assert.equal(outbox.stats().depth, stored);
+  outbox.injectIoErrors(0);
+  outbox.commit();
+  assert.equal(committedSeqs(dir.path).length, stored, "nothing held was dropped");
+  assertContiguous(committedSeqs(dir.path));
+});
+
+Deno.test("close() with messages it cannot save says how many are lost", async () => {
+  await using dir = await tempDir("outbox-io");
+  const { log, lines } = captureLog();
+  const outbox = open(dir.path, { log, commitInterval: 60_000 });
+  outbox.injectIoErrors(1_000);
+  outbox.append(AT, message);
+  outbox.append(AT, message);
+  outbox.close();
+  const last = lines.at(-1)!;
+  assert.equal(last.level, "error");
+  assert.match(last.msg, /closed with 2 message\(s\) it could not save$/);
+  assert.deepEqual(movedAside(dir.path), []);
+});

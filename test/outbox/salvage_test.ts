@@ -1,0 +1,88 @@
+/**
+ * Classifying SQLite errors (an I/O error is not corruption) and recovering
+ * rows from a damaged database.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { salvage } from "../../lib/outbox/_salvage.ts";
+import { type FaultKind, faultKind, quickCheck } from "../../lib/outbox/_sqlite.ts";
+import { openOutbox } from "../../lib/outbox/outbox.ts";
+import { tempDir } from "../_helpers.ts";
+import { dbPath, message, quiet } from "./_util.ts";
+
+const sqliteError = (errcode: number, errstr = "") =>
+  Object.assign(new Error(errstr || `code ${errcode}`), { errcode, errstr });
+
+Deno.test.each([
+  ["SQLITE_IOERR", "io", sqliteError(10, "disk I/O error")],
+  ["SQLITE_IOERR_READ", "io", sqliteError(266, "disk I/O error")],
+  ["SQLITE_IOERR_WRITE", "io", sqliteError(778, "disk I/O error")],
+  ["SQLITE_IOERR_FSYNC", "io", sqliteError(1290, "disk I/O error")],
+  ["an exec() I/O error (text only)", "io", new Error("disk I/O error")],
+  ["SQLITE_CORRUPT", "corrupt", sqliteError(11, "database disk image is malformed")],
+  ["SQLITE_CORRUPT_VTAB", "corrupt", sqliteError(267, "database disk image is malformed")],
+  ["SQLITE_NOTADB", "corrupt", sqliteError(26, "file is not a database")],
+  ["an exec() SQLITE_NOTADB (text only)", "corrupt", new Error("file is not a database")],
+  ["SQLITE_FULL", "full", sqliteError(13, "database or disk is full")],
+  ["SQLITE_CANTOPEN", "access", sqliteError(14, "unable to open database file")],
+  ["SQLITE_BUSY", "busy", sqliteError(5, "database is locked")],
+  ["SQLITE_CONSTRAINT", "other", sqliteError(19, "UNIQUE constraint failed")],
+  ["a TypeError", "other", new TypeError("a bug")],
+] as [string, FaultKind, Error][])("faultKind() classifies %s as %s", (_name, kind, error) => {
+  assert.equal(faultKind(error), kind);
+});
+
+/** An outbox database with `n` committed messages in `dir`. */
+function fill(dir: string, n: number): string {
+  using outbox = openOutbox({ stateDir: dir, log: quiet });
+  for (let i = 0; i < n; i++) outbox.append(i, message);
+  return dbPath(dir);
+}
+
+Deno.test("salvage() returns every row of an intact database, in seq order, unchanged", async () => {
+  await using dir = await tempDir("outbox-salvage");
+  const path = fill(dir.path, 700);
+  const rows: { seq: number; mid: string; created: number; body: string; props: string }[] = [];
+  const found = salvage(path, (r) => rows.push(r));
+  assert.deepEqual([found.rows, found.gaps, found.nextSeq], [700, 0, 701]);
+  assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: 700 }, (_, i) => i + 1));
+  for (const r of rows) {
+    assert.deepEqual(message(r.seq, r.mid), { body: r.body, props: r.props });
+    assert.equal(r.created, r.seq - 1);
+  }
+});
+
+Deno.test("salvage() skips unreadable pages, keeps reading behind them, and leaves the file as it was", async () => {
+  await using dir = await tempDir("outbox-salvage");
+  const path = fill(dir.path, 5000);
+  const size = (await Deno.stat(path)).size;
+  const file = await Deno.open(path, { write: true });
+  await file.seek(Math.floor(size / 3 / 4096) * 4096, Deno.SeekMode.Start);
+  await file.write(new Uint8Array(4096 * 8).fill(0x5a)); // 8 leaf pages
+  file.close();
+  const db = new DatabaseSync(path, { readOnly: true });
+  assert.match(quickCheck(db) ?? "", /page/, "the damage is real");
+  db.close();
+  const before = await Deno.readFile(path);
+  const seqs: number[] = [];
+  const found = salvage(path, (r) => seqs.push(r.seq));
+  assert.equal(found.gaps, 1);
+  assert.equal(found.rows, seqs.length);
+  assert.ok(seqs.length > 4500 && seqs.length < 5000, `recovered ${seqs.length}`);
+  assert.equal(seqs.at(-1), 5000, "rows behind the damage are read");
+  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), "in seq order");
+  assert.deepEqual(await Deno.readFile(path), before, "read-only");
+});
+
+Deno.test("salvage() of a file that is not a database finds nothing and does not throw", async () => {
+  await using dir = await tempDir("outbox-salvage");
+  const path = dbPath(dir.path);
+  await Deno.writeTextFile(path, "not a database".repeat(500));
+  assert.deepEqual(salvage(path, () => assert.fail("no rows")), {
+    rows: 0,
+    gaps: 0,
+    nextSeq: 0,
+    dropped: 0,
+    droppedBytes: 0,
+  });
+});
