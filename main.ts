@@ -124,6 +124,14 @@ export function report(error: unknown, debug: boolean): number {
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof Deno.errors.NotCapable) {
+    // Run from source with too few permissions: the user's fix, not a bug.
+    print(
+      `leaf: ${message.replace(/, run again with .*$/, "")}: run the compiled binary, ` +
+        "or from source with `deno task leaf` (it grants every permission leaf needs)",
+    );
+    return EXIT.usage;
+  }
   print(`leaf: internal error (a bug, please report it): ${message}`);
   if (debug) print(Deno.inspect(error));
   else print("leaf: run again with --debug for the stack trace");

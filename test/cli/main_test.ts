@@ -170,3 +170,17 @@ Deno.test("report() masks secrets in an internal error and its --debug dump too"
   const debug = captureStderr(() => report(bug, true));
   for (const line of [...plain.lines, ...debug.lines]) assert.ok(!line.includes(KEY), line);
 });
+
+Deno.test("report() turns a permission Deno denied into one usage line, exit 2", () => {
+  const denied = new Deno.errors.NotCapable(
+    'Requires net access to "unix:\0leaf-notify/1", run again with the --allow-net flag',
+  );
+  const { code, lines } = captureStderr(() => report(denied, false));
+  assert.equal(code, 2);
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(
+    lines[0],
+    /^leaf: Requires net access to .*: run the compiled binary, or from source/,
+  );
+  assert.doesNotMatch(lines[0], /internal error|--allow-net/);
+});
