@@ -52,8 +52,9 @@ export function enforceBounds(queue: Queue, bounds: Bounds, onDrop: OnDrop): voi
  * eighth of the queue or the batch's size, growing fourfold per try), replay
  * the batch's acks and rows, and commit. If even an empty queue cannot take
  * the batch, the batch is dropped and counted: the agent keeps running.
- * Returns the new committedSeq if one became visible. An I/O error on the way
- * is thrown with the batch held in the queue (see `Queue.lose`).
+ * Returns the new committedSeq if one became visible. Any other fault on the
+ * way (an I/O error, corruption) is thrown with the whole batch held in the
+ * queue (see `Queue.lose`), so the caller can retry or carry it over.
  */
 export function recoverFull(
   queue: Queue,
@@ -81,7 +82,10 @@ export function recoverFull(
       for (const d of drops) if (d.count > 0) onDrop("diskFull", d);
       return committed;
     } catch (error) {
-      if (faultKind(error) !== "full") throw error;
+      if (faultKind(error) !== "full") {
+        hold(queue, rows, acks);
+        throw error;
+      }
       queue.rollback();
       if (target >= queue.committed.bytes) break;
       target *= 4;
@@ -111,6 +115,17 @@ export function recoverFull(
     if (queue.db.isTransaction) queue.db.exec("ROLLBACK");
     return undefined;
   }
+}
+
+/**
+ * Undoes this attempt (its drops too) and holds the rolled-back batch in
+ * memory, as after an I/O error: the next commit writes it again.
+ */
+function hold(queue: Queue, rows: Row[], acks: number[]): void {
+  queue.lose();
+  queue.rollback();
+  queue.lose();
+  reapply(queue, rows, acks); // touches no disk while lost
 }
 
 /**

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openOutbox, type OutboxOptions } from "../../lib/outbox/outbox.ts";
 import type { OutboxStore } from "../../lib/outbox/_store.ts";
+import { Statements } from "../../lib/outbox/_statements.ts";
+import { faultKind } from "../../lib/outbox/_sqlite.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
 import {
   assertContiguous,
@@ -143,6 +145,38 @@ Deno.test("repeated I/O errors on a damaged file: moved aside, readable rows and
   assertBodies(dir.path, outbox);
   assert.equal(outbox.append(AT, message).seq, 10_001);
   assert.ok(Deno.statSync(join(dir.path, "outbox.db.corrupt-20260102T030405Z")).size > 0);
+});
+
+Deno.test("an I/O error while a full disk is being made room for holds the batch: nothing lost", async () => {
+  await using dir = await tempDir("outbox-io");
+  // The storage fails once right after the disk fills, while the oldest are dropped.
+  const insert = Statements.prototype.insert;
+  let armed = true;
+  Statements.prototype.insert = function (this: Statements, row, replace) {
+    try {
+      insert.call(this, row, replace);
+    } catch (error) {
+      if (armed && faultKind(error) === "full") [armed, this.failNext] = [false, 1];
+      throw error;
+    }
+  };
+  try {
+    using outbox = open(dir.path, { maxFileBytes: 96 * 1024, commitEvery: 50 });
+    let appended = 0;
+    let last = 0;
+    for (let after = 0; after < 20; appended++) {
+      last = outbox.append(appended, (s, m) => message(s, m, 150)).seq;
+      if (!armed) after++;
+    }
+    outbox.commit();
+    const seqs = committedSeqs(dir.path);
+    assert.equal(seqs.at(-1), last, "the newest message is stored");
+    assertContiguous(seqs, "only the oldest were dropped");
+    assert.equal(seqs.length + outbox.stats().dropped, appended, "every message stored or counted");
+    assertBodies(dir.path, outbox);
+  } finally {
+    Statements.prototype.insert = insert;
+  }
 });
 
 Deno.test("append() while the storage fails holds at most maxBytes, then reports the message as not stored", async () => {
