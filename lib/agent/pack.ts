@@ -14,6 +14,7 @@
 import { encodePropertyBag } from "../iothub/properties.ts";
 import { type Identity, telemetryTopic } from "../iothub/topics.ts";
 import { MAX_MESSAGE_BYTES } from "./message.ts";
+import { utf8Length } from "../utf8.ts";
 
 /** Options of packing (config `telemetry.batch`). */
 export interface PackOptions {
@@ -32,21 +33,6 @@ export interface PackRow {
   mid: string;
   created: number;
   body: string;
-}
-
-/** UTF-8 byte length of `text`, without allocating. */
-export function utf8Bytes(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 /** The topic of a packed message for `rows` (first to last). */
@@ -87,7 +73,7 @@ export function chooseGroup(rows: PackRow[], maxBytes: number, topicBytes: numbe
   let bytes = topicBytes + 2; // "[" and "]"
   let count = 0;
   for (const row of rows) {
-    const add = utf8Bytes(row.body) + (count > 0 ? 1 : 0);
+    const add = utf8Length(row.body) + (count > 0 ? 1 : 0);
     if (count > 0 && bytes + add > limit) return { count, bytes, full: true };
     bytes += add;
     count++;

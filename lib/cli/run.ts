@@ -20,7 +20,7 @@ import {
   staleAfter,
 } from "../systemd/watchdog.ts";
 import { MAX_MESSAGE_BYTES, shapeBody } from "../agent/message.ts";
-import { utf8Bytes } from "../agent/pack.ts";
+import { utf8Length } from "../utf8.ts";
 import { startLoop } from "../agent/loop.ts";
 import { encodePropertyBag } from "../iothub/properties.ts";
 import { createSensors } from "../sensors/create.ts";
@@ -114,11 +114,11 @@ export async function main(args: string[]): Promise<number> {
       const worst = JSON.stringify(
         shapeBody(identity.deviceId, Number.MAX_SAFE_INTEGER, readings, scheduledAt),
       );
-      if (utf8Bytes(worst) + MAX_PROPS_BYTES > MAX_MESSAGE_BYTES) {
+      if (utf8Length(worst) + MAX_PROPS_BYTES > MAX_MESSAGE_BYTES) {
         oversize++;
         log.error("a tick's message is over IoT Hub's 256 KB limit and was not queued", {
           readings: readings.length,
-          bytes: utf8Bytes(worst),
+          bytes: utf8Length(worst),
         });
         return;
       }

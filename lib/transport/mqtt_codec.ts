@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { utf8Length } from "../utf8.ts";
 
 /** Control packet types (high nibble of the first byte). */
 export const PACKET = {
@@ -124,21 +125,6 @@ export function encodePublish(
   if (qos > 0) w.u16(packetId);
   w.raw(payload);
   return w.bytes;
-}
-
-/** UTF-8 byte length of `text`, without allocating. */
-export function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 /**

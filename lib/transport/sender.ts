@@ -16,13 +16,8 @@
 import { LeafError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type Identity, telemetryTopic } from "../iothub/topics.ts";
-import {
-  chooseGroup,
-  packedBody,
-  packedTopic,
-  type PackOptions,
-  utf8Bytes,
-} from "../agent/pack.ts";
+import { chooseGroup, packedBody, packedTopic, type PackOptions } from "../agent/pack.ts";
+import { utf8Length } from "../utf8.ts";
 import { type BackoffOptions, createBackoff } from "./backoff.ts";
 import { clockError, clockIsBeforeRelease } from "./classify.ts";
 import type { Connector } from "./credentials.ts";
@@ -213,7 +208,7 @@ export function createSender(options: SenderOptions): Sender {
           const rows = options.source.peek(cursor, limit);
           if (rows.length === 0) break;
           const more = rows.length === limit; // rows beyond this page exist
-          const topicBytes = utf8Bytes(
+          const topicBytes = utf8Length(
             packedTopic(options.identity, [rows[0], rows[rows.length - 1]]),
           );
           const group = chooseGroup(rows, pack.maxBytes, topicBytes);

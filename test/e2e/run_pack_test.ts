@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { encodePropertyBag } from "../../lib/iothub/properties.ts";
-import { utf8Bytes } from "../../lib/agent/pack.ts";
+import { utf8Length } from "../../lib/utf8.ts";
 import { readJsonLines, spawnLeaf, tempDir, waitFor } from "../_helpers.ts";
 import { freePort, RestartableGateway, writeRunConfig } from "./_run_setup.ts";
 
@@ -27,7 +27,7 @@ function wireBytes(m: Packed): number {
     contentEncoding: p["$.ce"],
     creationTime: p["$.ctime"],
   });
-  return utf8Bytes(`devices/dev-1/messages/events/${bag}`) + utf8Bytes(JSON.stringify(m.body));
+  return utf8Length(`devices/dev-1/messages/events/${bag}`) + utf8Length(JSON.stringify(m.body));
 }
 
 Deno.test("leaf run packs 1000 ticks into 4 KB messages, every seq present and each message at least 75 % full", async () => {
