@@ -134,7 +134,15 @@ export function startFresh(
       { code: "outbox.corrupt", hint: "move or delete the file by hand", cause: moveError },
     );
   }
-  const { db } = openDatabase(path, settings);
+  // The reserve is in the file from its first transaction: a kill -9 while
+  // salvaging must not leave a new outbox that starts again at seq 1.
+  const { db } = openDatabase(path, settings, {
+    nextSeq,
+    depth: 0,
+    bytes: 0,
+    dropped: carry.dropped ?? 0,
+    droppedBytes: carry.droppedBytes ?? 0,
+  });
   let filled: Filled;
   try {
     filled = fill(db, aside, nextSeq, carry);

@@ -33,11 +33,13 @@ export interface DbSettings {
 
 /**
  * Opens (creating if needed) and migrates the database at `path`. `created`
- * is true when the file had no schema yet (new, or deleted by hand).
+ * is true when the file had no schema yet (new, or deleted by hand); its
+ * counters are then `first`, written with the schema.
  */
 export function openDatabase(
   path: string,
   settings: DbSettings,
+  first: Meta,
 ): { db: DatabaseSync; created: boolean } {
   const db = new DatabaseSync(path, { timeout: settings.busyTimeout });
   try {
@@ -50,7 +52,7 @@ export function openDatabase(
       const pages = Math.max(8, Math.floor(settings.maxFileBytes / page_size));
       db.exec(`PRAGMA max_page_count = ${pages}`);
     }
-    const { from } = migrate(db, path);
+    const { from } = migrate(db, path, undefined, (db) => writeMeta(prepareMetaWrite(db), first));
     return { db, created: from === 0 };
   } catch (error) {
     db.close();
@@ -192,14 +194,10 @@ export interface Opened {
  * by hand never makes leaf reuse sequence numbers.
  */
 export function openExisting(path: string, settings: DbSettings, firstSeq: number): Opened {
-  const { db, created } = openDatabase(path, settings);
+  const first = { nextSeq: firstSeq, depth: 0, bytes: 0, dropped: 0, droppedBytes: 0 };
+  const { db } = openDatabase(path, settings, first);
   try {
-    const state = loadState(db);
-    if (created && firstSeq > state.meta.nextSeq) {
-      state.meta.nextSeq = firstSeq;
-      writeMetaNow(db, state.meta);
-    }
-    return { db, state };
+    return { db, state: loadState(db) };
   } catch (error) {
     db.close();
     throw error;

@@ -90,12 +90,15 @@ export function checkNotNewer(version: number, latest: number, path: string): vo
 
 /**
  * Brings `db` to the newest version in `migrations`, in one transaction.
- * Returns the versions before and after.
+ * Returns the versions before and after. `create` runs in the same
+ * transaction when the file had no schema yet (e.g. to write its first
+ * counters, so no crash can leave a new file with the defaults).
  */
 export function migrate(
   db: DatabaseSync,
   path: string,
   migrations: readonly Migration[] = MIGRATIONS,
+  create?: (db: DatabaseSync) => void,
 ): { from: number; to: number } {
   const latest = migrations.length === 0 ? 0 : migrations[migrations.length - 1].version;
   migrations.forEach((m, i) => {
@@ -121,6 +124,7 @@ export function migrate(
       m.up(db);
       db.exec(`PRAGMA user_version = ${m.version}`);
     }
+    if (current === 0) create?.(db);
     db.exec("COMMIT");
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");

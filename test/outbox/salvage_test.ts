@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath } from "node:url";
 import { salvage } from "../../lib/outbox/_salvage.ts";
 import { type FaultKind, faultKind, quickCheck } from "../../lib/outbox/_sqlite.ts";
 import { openOutbox } from "../../lib/outbox/outbox.ts";
@@ -85,4 +86,28 @@ Deno.test("salvage() of a file that is not a database finds nothing and does not
     dropped: 0,
     droppedBytes: 0,
   });
+});
+
+Deno.test("openOutbox() after a kill -9 while salvaging continues above the seq reserve", async () => {
+  await using dir = await tempDir("outbox-salvage");
+  const path = fill(dir.path, 100);
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA user_version = 0"); // tables without a version: not a leaf outbox
+  db.close();
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      fileURLToPath(new URL("./_salvage_kill_child.ts", import.meta.url)),
+      dir.path,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(child.signal, "SIGKILL", new TextDecoder().decode(child.stderr));
+  using outbox = openOutbox({ stateDir: dir.path, log: quiet });
+  assert.equal(outbox.append(0, message).seq, 10_001, "seq continues above the reserve");
 });
