@@ -2,21 +2,32 @@
  * Small helpers the sysfs drivers share: paths under a root, listing the
  * entries of a class or bus folder that match a pattern (sysfs class entries
  * are symlinks, so the entry type is not checked), reading trimmed text,
- * parsing numbers, classifying read errors, and turning "not found at start" into a
- * {@linkcode ConfigError}.
+ * parsing numbers, classifying read errors, and the options every sysfs
+ * driver takes. Finding a device by name is in `_find.ts`.
  *
  * Listing at start is synchronous because {@linkcode createSensors} is; reads
  * during the run are asynchronous.
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
-
 /** Reads a whole text file; the drivers take one so tests can inject read errors. */
 export type ReadText = (path: string) => Promise<string>;
 
 /** The default {@linkcode ReadText}. */
 export const readTextFile: ReadText = (path: string): Promise<string> => Deno.readTextFile(path);
+
+/** Options every sysfs driver (thermal, hwmon, iio, w1) takes. */
+export interface SysfsOptions {
+  /** Label used in messages and as the readings' `sensor`. @default the name looked for */
+  name?: string;
+  /** Root of sysfs. @default "/sys" */
+  sysfsRoot?: string;
+  /** Reads a file (a seam for tests: a DHT11's EIO cannot live in a fixture file). @default Deno.readTextFile */
+  readText?: ReadText;
+}
+
+/** Defaults of {@linkcode SysfsOptions}. */
+export const SYSFS_DEFAULTS = { sysfsRoot: "/sys" };
 
 /** Joins a root and parts without doubling slashes: `("/sys/", "class")` → `/sys/class`. */
 export function under(root: string, ...parts: string[]): string {
@@ -117,23 +128,6 @@ export function isSkippedSample(error: unknown): boolean {
 /** Hint for a permission failure on /sys or /proc. */
 export const ALLOW_ALL_HINT =
   "Deno reads /sys and /proc only with --allow-all: run leaf from source with `deno run -A` (the compiled leaf binary has every permission)";
-
-/** Wraps a permission error met while looking for a device at start. */
-export function startError(what: string, error: unknown): ConfigError {
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-    return new ConfigError(`cannot read ${what}: ${(error as Error).message}`, {
-      hint: ALLOW_ALL_HINT,
-      cause: error,
-    });
-  }
-  return new ConfigError(`cannot read ${what}: ${(error as Error).message}`, { cause: error });
-}
-
-/** `(found: a, b)` / `(found: none)` / `(... does not exist)` for not-found messages. */
-export function foundList(dir: string, found: string[] | undefined): string {
-  if (found === undefined) return `(${dir} does not exist)`;
-  return `(found: ${found.length > 0 ? found.join(", ") : "none"})`;
-}
 
 /**
  * Reads from a device folder found at start; when the folder has gone (the

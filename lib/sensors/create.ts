@@ -18,7 +18,7 @@ import { createIioSensor } from "./iio.ts";
 import { createW1Sensor, listW1ThermometersSync, w1Dir } from "./w1.ts";
 import { createCommandSensor } from "./command.ts";
 import { createFileSensor } from "./file.ts";
-import { foundList, startError } from "./_sysfs.ts";
+import { findAtStart } from "./_find.ts";
 
 /** Default read timeout: a read may take up to this long before it is abandoned. */
 export function defaultTimeout(interval: number): number {
@@ -38,18 +38,14 @@ function createW1Sensors(entry: SensorConfig, sysfsRoot: string): Sensor[] {
   if (typeof entry.id === "string") {
     return [createW1Sensor({ id: entry.id, sysfsRoot, ...named(entry) })];
   }
-  let ids: string[] | undefined;
-  try {
-    ids = listW1ThermometersSync(sysfsRoot);
-  } catch (error) {
-    throw startError(w1Dir(sysfsRoot), error);
-  }
-  if (!ids || ids.length === 0) {
-    throw new ConfigError(
-      `no 1-Wire thermometer under ${w1Dir(sysfsRoot)} ${foundList(w1Dir(sysfsRoot), ids)}`,
-      { hint: "enable 1-Wire with dtoverlay=w1-gpio (default GPIO 4), wire the sensor and reboot" },
-    );
-  }
+  const ids = findAtStart({
+    dir: w1Dir(sysfsRoot),
+    list: () => listW1ThermometersSync(sysfsRoot),
+    nameOf: (id) => id,
+    pick: (ids) => ids.length > 0 ? ids : undefined,
+    missing: "no 1-Wire thermometer",
+    hint: "enable 1-Wire with dtoverlay=w1-gpio (default GPIO 4), wire the sensor and reboot",
+  });
   return ids.map((id) =>
     createW1Sensor({ id, sysfsRoot, name: entry.name ? `${entry.name}/${id}` : id })
   );

@@ -19,34 +19,28 @@ import { ConfigError } from "../errors.ts";
 import type { Reading } from "./reading.ts";
 import type { Sensor } from "./sensor.ts";
 import {
-  foundList,
   isSkippedSample,
-  list,
   listSync,
   parseNumber,
   type ReadText,
   readTextFile,
   readTrimmedSync,
   readWithRelookup,
-  startError,
+  SYSFS_DEFAULTS,
+  type SysfsOptions,
   tidy,
   under,
 } from "./_sysfs.ts";
+import { findAtStart, findEntry } from "./_find.ts";
 
-/** Options of {@linkcode createHwmonSensor}. */
-export interface HwmonOptions {
+/** Options of {@linkcode createHwmonSensor}; `name` defaults to the chip name. */
+export interface HwmonOptions extends SysfsOptions {
   /** The chip's `name` file, e.g. `rpi_volt`. */
   chip: string;
-  /** Label used in messages. @default the chip name */
-  name?: string;
-  /** Root of sysfs. @default "/sys" */
-  sysfsRoot?: string;
-  /** Reads a file (a seam for tests). @default Deno.readTextFile */
-  readText?: ReadText;
 }
 
 /** Defaults of {@linkcode HwmonOptions}. */
-export const HWMON_DEFAULTS = { sysfsRoot: "/sys" };
+export const HWMON_DEFAULTS = SYSFS_DEFAULTS;
 
 /** How each hwmon channel kind maps to a reading. */
 export const HWMON_KINDS: Record<string, { word: string; unit: string; factor: number }> = {
@@ -169,17 +163,12 @@ export function listHwmonChipsSync(sysfsRoot: string): HwmonChip[] | undefined {
 }
 
 /** Async lookup of the first chip named `chip`. */
-export async function findHwmonChip(
+export function findHwmonChip(
   sysfsRoot: string,
   chip: string,
   read: ReadText = readTextFile,
 ): Promise<string | undefined> {
-  const dir = hwmonDir(sysfsRoot);
-  for (const entry of (await list(dir, CHIP)) ?? []) {
-    const n = await read(`${dir}/${entry}/name`).then((s) => s.trim(), () => undefined);
-    if (n === chip) return `${dir}/${entry}`;
-  }
-  return undefined;
+  return findEntry(hwmonDir(sysfsRoot), CHIP, "name", chip, read);
 }
 
 /** Creates the hwmon sensor; a chip of that name with channels must exist now (else ConfigError). */
@@ -187,21 +176,14 @@ export function createHwmonSensor(options: HwmonOptions): Sensor {
   const root = options.sysfsRoot ?? HWMON_DEFAULTS.sysfsRoot;
   const read = options.readText ?? readTextFile;
   const name = options.name ?? options.chip;
-  let chips: HwmonChip[] | undefined;
-  try {
-    chips = listHwmonChipsSync(root);
-  } catch (error) {
-    throw startError(hwmonDir(root), error);
-  }
-  const chip = chips?.find((c) => c.name === options.chip);
-  if (!chip) {
-    throw new ConfigError(
-      `no hwmon chip named "${options.chip}" under ${hwmonDir(root)} ${
-        foundList(hwmonDir(root), chips?.map((c) => c.name))
-      }`,
-      { hint: "set chip to one of the names found (`leaf sensors` lists them)" },
-    );
-  }
+  const chip = findAtStart({
+    dir: hwmonDir(root),
+    list: () => listHwmonChipsSync(root),
+    nameOf: (c) => c.name,
+    pick: (chips) => chips.find((c) => c.name === options.chip),
+    missing: `no hwmon chip named "${options.chip}"`,
+    hint: "set chip to one of the names found (`leaf sensors` lists them)",
+  });
   if (chip.channels.length === 0) {
     throw new ConfigError(
       `hwmon chip "${options.chip}" (${chip.dir}) has no *_input channel leaf can read`,

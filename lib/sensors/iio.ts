@@ -19,34 +19,28 @@ import { ConfigError } from "../errors.ts";
 import type { Reading } from "./reading.ts";
 import type { Sensor } from "./sensor.ts";
 import {
-  foundList,
   isSkippedSample,
-  list,
   listSync,
   parseNumber,
   type ReadText,
   readTextFile,
   readTrimmedSync,
   readWithRelookup,
-  startError,
+  SYSFS_DEFAULTS,
+  type SysfsOptions,
   tidy,
   under,
 } from "./_sysfs.ts";
+import { entriesWithText, findAtStart } from "./_find.ts";
 
-/** Options of {@linkcode createIioSensor}. */
-export interface IioOptions {
+/** Options of {@linkcode createIioSensor}; `name` defaults to the device name. */
+export interface IioOptions extends SysfsOptions {
   /** The device's `name` file, e.g. `bme280`. */
   device: string;
-  /** Label used in messages. @default the device name */
-  name?: string;
-  /** Root of sysfs. @default "/sys" */
-  sysfsRoot?: string;
-  /** Reads a file (a seam for tests: DHT11 EIO cannot live in a fixture file). @default Deno.readTextFile */
-  readText?: ReadText;
 }
 
 /** Defaults of {@linkcode IioOptions}. */
-export const IIO_DEFAULTS = { sysfsRoot: "/sys" };
+export const IIO_DEFAULTS = SYSFS_DEFAULTS;
 
 /** IIO channel types leaf reads: reading word, unit, factor from the IIO unit. */
 export const IIO_TYPES: Record<string, { word: string; unit: string; factor: number }> = {
@@ -173,19 +167,25 @@ function pickDevice<T extends { name: string }>(devices: T[], wanted: string): T
   return exact.length > 0 ? exact : devices.filter((d) => iioNameMatches(d.name, wanted));
 }
 
+/** The first of `matches`, unless a prefix match makes `wanted` ambiguous (ConfigError). */
+function onlyMatch(matches: IioDevice[], wanted: string): IioDevice | undefined {
+  if (matches.length > 1 && !matches.every((d) => d.name === wanted)) {
+    throw new ConfigError(
+      `"${wanted}" matches several IIO devices (${matches.map((d) => d.name).join(", ")})`,
+      { hint: "set device to the full name" },
+    );
+  }
+  return matches[0];
+}
+
 /** Async lookup of the device answering to `device`. */
 export async function findIioDevice(
   sysfsRoot: string,
   device: string,
   read: ReadText = readTextFile,
 ): Promise<string | undefined> {
-  const dir = iioDir(sysfsRoot);
-  const devices: { name: string; dir: string }[] = [];
-  for (const entry of (await list(dir, DEVICE)) ?? []) {
-    const n = await read(`${dir}/${entry}/name`).then((s) => s.trim(), () => "");
-    devices.push({ name: n, dir: `${dir}/${entry}` });
-  }
-  return pickDevice(devices, device)[0]?.dir;
+  const entries = await Array.fromAsync(entriesWithText(iioDir(sysfsRoot), DEVICE, "name", read));
+  return pickDevice(entries.map((e) => ({ name: e.text ?? "", dir: e.dir })), device)[0]?.dir;
 }
 
 /** Creates the IIO sensor; the device must exist now with readable channels (else ConfigError). */
@@ -193,31 +193,15 @@ export function createIioSensor(options: IioOptions): Sensor {
   const root = options.sysfsRoot ?? IIO_DEFAULTS.sysfsRoot;
   const read = options.readText ?? readTextFile;
   const name = options.name ?? options.device;
-  let devices: IioDevice[] | undefined;
-  try {
-    devices = listIioDevicesSync(root);
-  } catch (error) {
-    throw startError(iioDir(root), error);
-  }
-  const matches = pickDevice(devices ?? [], options.device);
-  if (matches.length === 0) {
-    throw new ConfigError(
-      `no IIO device named "${options.device}" under ${iioDir(root)} ${
-        foundList(iioDir(root), devices?.map((d) => d.name))
-      }`,
-      {
-        hint: "enable its overlay (e.g. dtoverlay=i2c-sensor,bme280) and reboot, " +
-          "or set device to a name found (`leaf sensors` lists them)",
-      },
-    );
-  }
-  if (matches.length > 1 && !matches.every((d) => d.name === options.device)) {
-    throw new ConfigError(
-      `"${options.device}" matches several IIO devices (${matches.map((d) => d.name).join(", ")})`,
-      { hint: "set device to the full name" },
-    );
-  }
-  const device = matches[0];
+  const device = findAtStart({
+    dir: iioDir(root),
+    list: () => listIioDevicesSync(root),
+    nameOf: (d) => d.name,
+    pick: (devices) => onlyMatch(pickDevice(devices, options.device), options.device),
+    missing: `no IIO device named "${options.device}"`,
+    hint: "enable its overlay (e.g. dtoverlay=i2c-sensor,bme280) and reboot, " +
+      "or set device to a name found (`leaf sensors` lists them)",
+  });
   if (device.channels.length === 0) {
     throw new ConfigError(
       `IIO device "${device.name}" (${device.dir}) has no channel leaf can read`,

@@ -11,37 +11,30 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
 import type { Reading } from "./reading.ts";
 import type { Sensor } from "./sensor.ts";
 import {
-  foundList,
-  list,
   listSync,
   parseNumber,
   type ReadText,
   readTextFile,
   readTrimmedSync,
   readWithRelookup,
-  startError,
+  SYSFS_DEFAULTS,
+  type SysfsOptions,
   tidy,
   under,
 } from "./_sysfs.ts";
+import { findAtStart, findEntry } from "./_find.ts";
 
-/** Options of {@linkcode createThermalSensor}. */
-export interface ThermalOptions {
+/** Options of {@linkcode createThermalSensor}; `name` defaults to the zone type. */
+export interface ThermalOptions extends SysfsOptions {
   /** The zone's `type` file, e.g. `cpu-thermal`. */
   zone: string;
-  /** Label used in messages. @default the zone type */
-  name?: string;
-  /** Root of sysfs. @default "/sys" */
-  sysfsRoot?: string;
-  /** Reads a file (a seam for tests). @default Deno.readTextFile */
-  readText?: ReadText;
 }
 
 /** Defaults of {@linkcode ThermalOptions}. */
-export const THERMAL_DEFAULTS = { sysfsRoot: "/sys" };
+export const THERMAL_DEFAULTS = SYSFS_DEFAULTS;
 
 /** One thermal zone folder. */
 export interface ThermalZone {
@@ -75,17 +68,12 @@ export function listThermalZonesSync(sysfsRoot: string): ThermalZone[] | undefin
 }
 
 /** Async lookup of the first zone of `type`. */
-export async function findThermalZone(
+export function findThermalZone(
   sysfsRoot: string,
   type: string,
   read: ReadText = readTextFile,
 ): Promise<string | undefined> {
-  const dir = thermalDir(sysfsRoot);
-  for (const entry of (await list(dir, ZONE)) ?? []) {
-    const t = await read(`${dir}/${entry}/type`).then((s) => s.trim(), () => undefined);
-    if (t === type) return `${dir}/${entry}`;
-  }
-  return undefined;
+  return findEntry(thermalDir(sysfsRoot), ZONE, "type", type, read);
 }
 
 /**
@@ -104,21 +92,14 @@ export function createThermalSensor(options: ThermalOptions): Sensor {
   const root = options.sysfsRoot ?? THERMAL_DEFAULTS.sysfsRoot;
   const read = options.readText ?? readTextFile;
   const name = options.name ?? options.zone;
-  let zones: ThermalZone[] | undefined;
-  try {
-    zones = listThermalZonesSync(root);
-  } catch (error) {
-    throw startError(thermalDir(root), error);
-  }
-  const zone = zones?.find((z) => z.type === options.zone);
-  if (!zone) {
-    throw new ConfigError(
-      `no thermal zone of type "${options.zone}" under ${thermalDir(root)} ${
-        foundList(thermalDir(root), zones?.map((z) => z.type))
-      }`,
-      { hint: "set zone to one of the types found (`leaf sensors` lists them)" },
-    );
-  }
+  const zone = findAtStart({
+    dir: thermalDir(root),
+    list: () => listThermalZonesSync(root),
+    nameOf: (z) => z.type,
+    pick: (zones) => zones.find((z) => z.type === options.zone),
+    missing: `no thermal zone of type "${options.zone}"`,
+    hint: "set zone to one of the types found (`leaf sensors` lists them)",
+  });
   const state = { dir: zone.dir };
   return {
     name,

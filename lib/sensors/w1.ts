@@ -12,39 +12,32 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
 import type { Reading } from "./reading.ts";
 import type { Sensor } from "./sensor.ts";
 import {
-  foundList,
   listSync,
   parseNumber,
-  type ReadText,
   readTextFile,
-  startError,
+  SYSFS_DEFAULTS,
+  type SysfsOptions,
   tidy,
   under,
 } from "./_sysfs.ts";
+import { findAtStart } from "./_find.ts";
 
-/** Options of {@linkcode createW1Sensor}. */
-export interface W1Options {
+/** Options of {@linkcode createW1Sensor}; `name` defaults to the id. */
+export interface W1Options extends SysfsOptions {
   /** The device id, e.g. `28-0316a2799dff`. */
   id: string;
-  /** Label used in messages. @default the id */
-  name?: string;
   /** Reading name. @default "temperature" */
   reading?: string;
-  /** Root of sysfs. @default "/sys" */
-  sysfsRoot?: string;
   /** Which file to read; `auto` prefers `w1_slave`. @default "auto" */
   attribute?: "auto" | "w1_slave" | "temperature";
-  /** Reads a file (a seam for tests). @default Deno.readTextFile */
-  readText?: ReadText;
 }
 
 /** Defaults of {@linkcode W1Options}. */
 export const W1_DEFAULTS = {
-  sysfsRoot: "/sys",
+  ...SYSFS_DEFAULTS,
   attribute: "auto",
   reading: "temperature",
 } as const;
@@ -110,22 +103,17 @@ export function createW1Sensor(options: W1Options): Sensor {
   const reading = options.reading ?? W1_DEFAULTS.reading;
   const name = options.name ?? options.id;
   const dir = `${w1Dir(root)}/${options.id}`;
-  let ids: string[] | undefined;
-  try {
-    ids = listW1ThermometersSync(root);
-  } catch (error) {
-    throw startError(w1Dir(root), error);
-  }
-  if (!ids?.includes(options.id)) {
-    throw new ConfigError(
-      `no 1-Wire thermometer "${options.id}" under ${w1Dir(root)} ${foundList(w1Dir(root), ids)}`,
-      {
-        hint: ids === undefined
-          ? "enable 1-Wire with dtoverlay=w1-gpio (default GPIO 4) and reboot"
-          : "set id to one of the ids found, or leave it out to read them all",
-      },
-    );
-  }
+  findAtStart({
+    dir: w1Dir(root),
+    list: () => listW1ThermometersSync(root),
+    nameOf: (id) => id,
+    pick: (ids) => ids.find((id) => id === options.id),
+    missing: `no 1-Wire thermometer "${options.id}"`,
+    hint: (found) =>
+      found === undefined
+        ? "enable 1-Wire with dtoverlay=w1-gpio (default GPIO 4) and reboot"
+        : "set id to one of the ids found, or leave it out to read them all",
+  });
   let file: "w1_slave" | "temperature" = attribute === "temperature" ? "temperature" : "w1_slave";
   if (attribute === "auto") {
     try {
