@@ -83,7 +83,10 @@ export function recoverFull(
       return committed;
     } catch (error) {
       if (faultKind(error) !== "full") {
-        hold(queue, rows, acks);
+        // Undo this attempt (its drops too) and hold the batch as after an I/O error.
+        queue.lose();
+        queue.rollback();
+        queue.hold([...acks.map((ack) => ({ ack })), ...rows.map((insert) => ({ insert }))]);
         throw error;
       }
       queue.rollback();
@@ -115,17 +118,6 @@ export function recoverFull(
     if (queue.db.isTransaction) queue.db.exec("ROLLBACK");
     return undefined;
   }
-}
-
-/**
- * Undoes this attempt (its drops too) and holds the rolled-back batch in
- * memory, as after an I/O error: the next commit writes it again.
- */
-function hold(queue: Queue, rows: Row[], acks: number[]): void {
-  queue.lose();
-  queue.rollback();
-  queue.lose();
-  reapply(queue, rows, acks); // touches no disk while lost
 }
 
 /**

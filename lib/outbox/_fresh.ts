@@ -110,6 +110,12 @@ function checkFile(path: string): string | undefined {
   }
 }
 
+/** A fresh database, and the carried batch when it could not be written into it. */
+export interface Fresh extends Opened {
+  /** `carry.ops` if copying failed: the caller holds them for its next commit. */
+  unsaved: Op[];
+}
+
 /**
  * Moves the unusable database at `path` aside, creates a new one holding
  * what could be read from the old one plus `carry.ops`, whose next seq is at
@@ -122,7 +128,7 @@ export function startFresh(
   error: unknown,
   nextSeq: number,
   carry: Carry,
-): Opened {
+): Fresh {
   let aside: string;
   try {
     aside = moveAside(path, settings.now());
@@ -144,6 +150,7 @@ export function startFresh(
     droppedBytes: carry.droppedBytes ?? 0,
   });
   let filled: Filled;
+  let unsaved: Op[] = [];
   try {
     filled = fill(db, aside, nextSeq, carry);
   } catch (fillError) {
@@ -152,6 +159,7 @@ export function startFresh(
     });
     try {
       filled = empty(db, nextSeq, carry);
+      unsaved = carry.ops ?? [];
     } catch (writeError) {
       db.close();
       throw writeError;
@@ -162,13 +170,14 @@ export function startFresh(
   } catch { /* a leftover copy is better than a crash; pruned next time */ }
   const { meta, salvaged, carried } = filled;
   const skipped = salvaged.gaps > 0 ? ` (skipped ${salvaged.gaps} unreadable part(s))` : "";
-  const kept = carried > 0 ? ` and kept ${carried} not yet saved` : "";
+  const notSaved = carried + unsaved.filter((op) => "insert" in op).length; // held if not copied
+  const kept = notSaved > 0 ? ` and kept ${notSaved} not yet saved` : "";
   settings.log.error(
     `Outbox database "${path}" is unreadable (${reasonOf(error)}): moved it to "${aside}" ` +
       `and started a new outbox; recovered ${salvaged.rows} queued message(s)${skipped}${kept}; ` +
       `any others will not be sent; seq continues at ${meta.nextSeq}`,
   );
-  return { db, state: { meta, head: filled.head, repaired: [] } };
+  return { db, state: { meta, head: filled.head, repaired: [] }, unsaved };
 }
 
 interface Filled {

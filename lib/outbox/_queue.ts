@@ -221,6 +221,19 @@ export class Queue {
   }
 
   /**
+   * Holds a batch's writes in memory, as after an I/O error, for the next
+   * commit: its acks, and its rows except those it dropped (already counted).
+   */
+  hold(ops: readonly Op[]): void {
+    this.lose();
+    const dropped = ops.reduce((max, op) => "dropThrough" in op ? op.dropThrough : max, 0);
+    for (const op of ops) {
+      if ("insert" in op && op.insert.seq > dropped) this.insert(op.insert);
+      else if ("ack" in op) this.#deferred.push(op.ack);
+    }
+  }
+
+  /**
    * Writes the counters and commits (first writing a lost batch again and
    * applying held acks); returns the new committedSeq if it advanced. On an
    * I/O error the batch stays held (the caller calls {@linkcode lose}).

@@ -286,9 +286,12 @@ export class OutboxStore implements Outbox {
     try {
       this.#q.db.close();
     } catch { /* it is being replaced */ }
-    this.#q = new Queue(
-      startFresh(this.path, this.#o, error, next, { dropped, droppedBytes, ops }),
-    );
+    const fresh = startFresh(this.path, this.#o, error, next, { dropped, droppedBytes, ops });
+    this.#q = new Queue(fresh);
+    if (fresh.unsaved.length > 0) {
+      this.#q.hold(fresh.unsaved); // not copied over: written at the next commit
+      this.#armTimer();
+    }
     return new Set(ops.flatMap((op) => "insert" in op ? [op.insert] : []));
   }
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openOutbox, type OutboxOptions } from "../../lib/outbox/outbox.ts";
 import type { OutboxStore } from "../../lib/outbox/_store.ts";
-import { Statements } from "../../lib/outbox/_statements.ts";
+import { type Op, Statements } from "../../lib/outbox/_statements.ts";
 import { faultKind } from "../../lib/outbox/_sqlite.ts";
 import { tempDir, waitFor } from "../_helpers.ts";
 import {
@@ -177,6 +177,37 @@ Deno.test("an I/O error while a full disk is being made room for holds the batch
   } finally {
     Statements.prototype.insert = insert;
   }
+});
+
+Deno.test("an I/O error while filling the fresh database keeps the held batch for the next commit", async () => {
+  await using dir = await tempDir("outbox-io");
+  fill(dir.path, 2000);
+  using outbox = open(dir.path, { now: () => AT, commitInterval: 60_000 });
+  const file = await Deno.open(dbPath(dir.path), { write: true });
+  await file.seek(40 * 4096, Deno.SeekMode.Start);
+  await file.write(new Uint8Array(8 * 4096).fill(0x5a));
+  file.close();
+  outbox.injectIoErrors(100);
+  const held = [0, 1, 2].map(() => outbox.append(AT, message).seq);
+  outbox.commit();
+  // The third failure finds the damage; copying the held batch over fails once.
+  const apply = Statements.prototype.apply;
+  Statements.prototype.apply = function (this: Statements, op: Op) {
+    Statements.prototype.apply = apply;
+    this.failNext = 1;
+    apply.call(this, op);
+  };
+  try {
+    outbox.commit();
+  } finally {
+    Statements.prototype.apply = apply;
+  }
+  assert.equal(movedAside(dir.path).length, 1);
+  outbox.commit();
+  const seqs = outbox.peek(0, 1_000_000).map((m) => m.seq);
+  assert.deepEqual(seqs.filter((s) => s > 2000), held, "the held messages are not lost");
+  assert.equal(outbox.stats().depth, seqs.length);
+  assertBodies(dir.path, outbox);
 });
 
 Deno.test("append() while the storage fails holds at most maxBytes, then reports the message as not stored", async () => {
