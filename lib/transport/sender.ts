@@ -15,34 +15,15 @@
  */
 import { LeafError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type Identity, telemetryTopic } from "../iothub/topics.ts";
-import { chooseGroup, packedBody, packedTopic, type PackOptions } from "../agent/pack.ts";
-import { utf8Length } from "../utf8.ts";
+import type { Identity } from "../iothub/topics.ts";
+import type { PackOptions } from "../agent/pack.ts";
 import { type BackoffOptions, createBackoff } from "./backoff.ts";
 import { clockError, clockIsBeforeRelease } from "./classify.ts";
 import type { Connector } from "./credentials.ts";
 import { MqttSession } from "./mqtt.ts";
+import { type MessageSource, type Pump, type PumpOptions, startPump } from "./_pump.ts";
 
-/** A message waiting in the outbox. */
-export interface QueuedMessage {
-  seq: number;
-  mid: string;
-  /** When the tick happened, ms since the epoch. */
-  created: number;
-  /** Encoded property bag (`%24.mid=...&...`). */
-  props: string;
-  body: string;
-}
-
-/** Where the sender takes messages from (the outbox). */
-export interface MessageSource {
-  /** Committed, unacknowledged messages with `seq > afterSeq`, in order. */
-  peek(afterSeq: number, limit: number): QueuedMessage[];
-  /** The gateway acknowledged `seq`. */
-  ack(seq: number): void;
-  /** Calls `listener` when new messages become visible; returns an unsubscribe. */
-  onCommitted(listener: () => void): () => void;
-}
+export type { MessageSource, QueuedMessage } from "./_pump.ts";
 
 /** Counters for status lines and tests. */
 export interface SenderStats {
@@ -91,17 +72,9 @@ export interface Sender {
   stop(timeoutMs: number): Promise<void>;
 }
 
-/** Rows looked at per packing decision (a 4 KB message holds ~15 ticks). */
-const PACK_PEEK = 512;
-
-type PumpEnd = { kind: "renew" } | { kind: "stop" } | { kind: "lost"; error: unknown };
-
 /** Starts the sender loop. */
 export function createSender(options: SenderOptions): Sender {
-  const window = options.window ?? 32;
-  const renewAt = options.renewAt ?? 0.8;
   const slowRetryMs = options.slowRetryMs ?? 60_000;
-  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
   const log = options.log;
   const backoff = createBackoff({
@@ -120,10 +93,21 @@ export function createSender(options: SenderOptions): Sender {
     reconnects: 0,
     renewals: 0,
   };
+  const pumpOptions: PumpOptions = {
+    source: options.source,
+    identity: options.identity,
+    stats,
+    window: options.window ?? 32,
+    renewAt: options.renewAt ?? 0.8,
+    drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    pack: options.pack,
+    now,
+    log,
+  };
   let stopping = false;
   let session: MqttSession | undefined;
   let wakeSleep: (() => void) | undefined;
-  let wakePump: ((end: PumpEnd) => void) | undefined;
+  let pump: Pump | undefined;
   let stopDeadline = 0;
 
   const sleep = (ms: number) =>
@@ -137,140 +121,6 @@ export function createSender(options: SenderOptions): Sender {
         wakeSleep = undefined;
         resolve();
       };
-    });
-
-  /** Drains the source through `s` until renewal time, loss or stop. */
-  const pump = (
-    s: MqttSession,
-    /** When a fresh token must replace this one; undefined: never (X.509, fixed token). */
-    expiresAt: number | undefined,
-    issuedAt: number,
-  ): Promise<PumpEnd> =>
-    new Promise<PumpEnd>((resolve) => {
-      let cursor = 0;
-      const inFlight = new Set<number>();
-      let paused = false;
-      let ended = false;
-      let idle: (() => void) | undefined;
-      let renewTimer: ReturnType<typeof setTimeout> | undefined;
-
-      const finish = (end: PumpEnd) => {
-        if (ended) return;
-        ended = true;
-        clearTimeout(renewTimer);
-        clearTimeout(packTimer);
-        unsubscribe();
-        wakePump = undefined;
-        resolve(end);
-      };
-      let packTimer: ReturnType<typeof setTimeout> | undefined;
-      const send = (rows: QueuedMessage[], topic: string, body: string) => {
-        const first = rows[0].seq;
-        cursor = rows[rows.length - 1].seq;
-        inFlight.add(first);
-        stats.sent += rows.length;
-        s.publish(topic, body, 1).then(
-          () => {
-            inFlight.delete(first);
-            stats.acked += rows.length;
-            stats.inFlight = inFlight.size;
-            if (inFlight.size === 0) idle?.();
-            // The outbox may fail (a closed store at shutdown, a disk fault):
-            // that ends this session, never the process.
-            guarded(() => {
-              for (const r of rows) options.source.ack(r.seq);
-              // Refill at half the window: the refill's PUBLISH packets then
-              // leave in one TLS write instead of one per PUBACK.
-              if (inFlight.size <= window / 2) fill();
-            });
-          },
-          (error) => {
-            inFlight.delete(first);
-            stats.inFlight = inFlight.size;
-            if (inFlight.size === 0) idle?.();
-            if (!paused) finish({ kind: "lost", error });
-          },
-        );
-      };
-      const fill = () => {
-        if (paused || ended) return;
-        const pack = options.pack;
-        while (inFlight.size < window) {
-          if (!pack) {
-            const batch = options.source.peek(cursor, window - inFlight.size);
-            if (batch.length === 0) break;
-            for (const m of batch) send([m], telemetryTopic(options.identity, m.props), m.body);
-            continue;
-          }
-          // Packing: a group goes out when the next tick would not fit, or
-          // when its oldest tick has waited maxDelay.
-          const limit = Math.max(PACK_PEEK, Math.ceil(pack.maxBytes / 64));
-          const rows = options.source.peek(cursor, limit);
-          if (rows.length === 0) break;
-          const more = rows.length === limit; // rows beyond this page exist
-          const topicBytes = utf8Length(
-            packedTopic(options.identity, [rows[0], rows[rows.length - 1]]),
-          );
-          const group = chooseGroup(rows, pack.maxBytes, topicBytes);
-          const waitFor = rows[0].created + pack.maxDelay - now();
-          if (!group.full && !more && waitFor > 0) {
-            clearTimeout(packTimer);
-            packTimer = setTimeout(() => guarded(fill), Math.min(waitFor, 60_000));
-            break;
-          }
-          const chosen = rows.slice(0, group.count);
-          send(chosen, packedTopic(options.identity, chosen), packedBody(chosen));
-        }
-        stats.inFlight = inFlight.size;
-      };
-      /** Stop publishing and wait (bounded) for the window to empty. */
-      const drain = (timeoutMs: number) =>
-        new Promise<void>((done) => {
-          paused = true;
-          if (inFlight.size === 0) return done();
-          const t = setTimeout(() => {
-            idle = undefined;
-            done();
-          }, Math.max(0, timeoutMs));
-          idle = () => {
-            clearTimeout(t);
-            idle = undefined;
-            done();
-          };
-        });
-      const scheduleRenewal = () => {
-        if (expiresAt === undefined) return;
-        const due = issuedAt + (expiresAt - issuedAt) * renewAt;
-        const wait = due - now();
-        if (wait <= 0) {
-          log.info("renewing SAS token (planned reconnect)", {
-            expires: new Date(expiresAt).toISOString(),
-          });
-          drain(drainTimeoutMs).then(() => finish({ kind: "renew" }));
-          return;
-        }
-        // Re-evaluate at least every 30 s so a wall-clock jump is noticed.
-        renewTimer = setTimeout(scheduleRenewal, Math.min(wait, 30_000));
-      };
-
-      const guarded = (f: () => void) => {
-        try {
-          f();
-        } catch (error) {
-          log.error("the outbox failed while sending; reconnecting", { error: String(error) });
-          finish({ kind: "lost", error });
-        }
-      };
-      const unsubscribe = options.source.onCommitted(() => guarded(fill));
-      wakePump = (end) => {
-        if (end.kind === "stop") {
-          drain(Math.max(0, stopDeadline - performance.now())).then(() => finish(end));
-        }
-      };
-      s.closed.then((reason) => finish({ kind: "lost", error: reason }));
-      if (stopping) return finish({ kind: "stop" });
-      scheduleRenewal();
-      guarded(fill);
     });
 
   const maxDelay = options.backoff?.maxDelay ?? 30_000;
@@ -338,7 +188,15 @@ export function createSender(options: SenderOptions): Sender {
               });
             }
           });
-        const end = await pump(s, attempt.renewable ? attempt.expiresAt : undefined, issuedAt);
+        pump = startPump(
+          pumpOptions,
+          s,
+          attempt.renewable ? attempt.expiresAt : undefined,
+          issuedAt,
+        );
+        if (stopping) pump.stop(stopDeadline);
+        const end = await pump.done;
+        pump = undefined;
         session = undefined;
         stats.connected = false;
         if (end.kind === "renew") {
@@ -372,13 +230,9 @@ export function createSender(options: SenderOptions): Sender {
         stats.lastError = reason;
         const needsHuman = !leaf || leaf.exitCode !== 5;
         const delay = needsHuman ? Math.max(slowRetryMs, backoff.next()) : backoff.next();
-        if (needsHuman) {
-          log.error(
-            `${reason}; retrying in ${(delay / 1000).toFixed(1)} s`,
-          );
-        } else {log.warn(
-            `${reason}; retrying in ${(delay / 1000).toFixed(1)} s`,
-          );}
+        const line = `${reason}; retrying in ${(delay / 1000).toFixed(1)} s`;
+        if (needsHuman) log.error(line);
+        else log.warn(line);
         await sleep(delay);
       }
     }
@@ -395,7 +249,7 @@ export function createSender(options: SenderOptions): Sender {
       stopping = true;
       stopDeadline = performance.now() + timeoutMs;
       wakeSleep?.();
-      wakePump?.({ kind: "stop" });
+      pump?.stop(stopDeadline);
       await running;
     },
   };
