@@ -1,7 +1,8 @@
 /**
- * Private helpers of the build tasks: run a program with a deadline, run
- * aarch64 Linux programs on an x86_64 build machine through qemu user-mode
- * emulation, and fetch the aarch64 Deno from npm into a cache.
+ * Private helpers of the build tasks: run aarch64 Linux programs on an
+ * x86_64 build machine through qemu user-mode emulation, and fetch the
+ * aarch64 Deno from npm into a cache. (`run`, a program with a deadline, is
+ * in _process.ts.)
  *
  * Used by `deno task test:arm64` (arm64_smoke.ts) and by `deno task compile`
  * (compile.ts), which smoke-tests the aarch64 artifact with the same emulator.
@@ -11,6 +12,7 @@
  *
  * @module
  */
+import { run } from "./_process.ts";
 
 /** The target triple of 64-bit Raspberry Pi OS. */
 export const AARCH64 = "aarch64-unknown-linux-gnu";
@@ -23,75 +25,6 @@ export const SYSROOT = "/usr/aarch64-linux-gnu";
 
 /** The npm package that ships the aarch64 Linux (glibc) Deno CLI. */
 export const ARM64_DENO_PACKAGE = "@deno/linux-arm64-glibc";
-
-/** What a finished subprocess left behind. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** True when the deadline killed it. */
-  timedOut: boolean;
-  /** Wall time in ms. */
-  ms: number;
-}
-
-/** Options of {@linkcode run}. */
-export interface RunOptions {
-  env?: Record<string, string>;
-  /** Start from an empty environment plus `env`. @default false */
-  clearEnv?: boolean;
-  cwd?: string;
-  /** Kill (SIGKILL) after this many ms. @default 60000 */
-  timeoutMs?: number;
-}
-
-/** Runs `cmd args` to completion with stdin closed, capturing its output. */
-export async function run(
-  cmd: string,
-  args: string[],
-  options: RunOptions = {},
-): Promise<RunResult> {
-  const started = performance.now();
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(cmd, {
-      args,
-      env: options.env,
-      clearEnv: options.clearEnv ?? false,
-      cwd: options.cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      return { code: 127, stdout: "", stderr: `${cmd}: not found`, timedOut: false, ms: 0 };
-    }
-    // Not executable, or not a program for this machine (ENOEXEC).
-    const why = error instanceof Error ? error.message : String(error);
-    return { code: 126, stdout: "", stderr: `${cmd}: ${why}`, timedOut: false, ms: 0 };
-  }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, options.timeoutMs ?? 60_000);
-  try {
-    const out = await child.output();
-    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      stdout: decode(out.stdout),
-      stderr: decode(out.stderr),
-      timedOut,
-      ms: performance.now() - started,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Runs aarch64 programs: natively on an aarch64 host, else through qemu. */
 export interface Emulator {

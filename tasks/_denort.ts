@@ -33,10 +33,10 @@ import {
   type Emulator,
   type EmulatorMissing,
   parseDenoVersion,
-  run,
   runnerFor,
   which,
 } from "./_arm64.ts";
+import { run } from "./_process.ts";
 
 /** The targets leaf ships for, with the variable naming each one's denort and its ELF machine. */
 export const TARGETS = {

@@ -41,8 +41,8 @@ import {
   findEmulator,
   isMissing,
   lastLine,
-  run,
 } from "./_arm64.ts";
+import { run } from "./_process.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MAIN = `${ROOT}main.ts`;

@@ -46,9 +46,9 @@ import {
   hostDenoDir,
   isMissing,
   lastLine,
-  run,
   runnerFor,
 } from "./_arm64.ts";
+import { run } from "./_process.ts";
 import {
   CompileSetupError,
   howToGet,

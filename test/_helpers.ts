@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { V8_FLAGS_ARG } from "../lib/v8_flags.ts";
+import { run, spawnCaptured } from "../tasks/_process.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
@@ -140,35 +141,14 @@ export function leafCommand(
 
 /** Runs `leaf <args>` to completion and returns code, stdout and stderr. */
 export async function runLeaf(args: string[], options: RunLeafOptions = {}): Promise<LeafResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: leafCommand(args, options),
+  const { code, stdout, stderr } = await run(Deno.execPath(), leafCommand(args, options), {
     env: leafEnv(options.env),
     clearEnv: true,
     cwd: options.cwd,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, options.timeoutMs ?? 60_000);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+    timeoutMs: options.timeoutMs,
+    stdin: options.stdin,
+  });
+  return { code, stdout, stderr };
 }
 
 /** Polls `predicate` every `intervalMs` until it is truthy or `timeoutMs` passes. */
@@ -215,40 +195,27 @@ export function spawnLeaf(
   args: string[],
   options: Omit<RunLeafOptions, "stdin" | "timeoutMs"> = {},
 ): LeafProcess {
-  const child = new Deno.Command(Deno.execPath(), {
+  const { child, stdout, stderr, closed } = spawnCaptured(Deno.execPath(), {
     args: leafCommand(args, options),
     env: leafEnv(options.env),
     clearEnv: true,
     cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let err = "";
-  const pumps = Promise.all([
-    (async () => {
-      for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) out += c;
-    })(),
-    (async () => {
-      for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) err += c;
-    })(),
-  ]);
+  });
   let exited: Promise<number> | undefined;
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
     try {
       child.kill(signal);
     } catch { /* already gone */ }
     exited ??= child.status.then(async (s) => {
-      await pumps;
+      await closed;
       return s.code;
     });
     return await exited;
   };
   return {
     child,
-    stderr: () => err,
-    stdout: () => out,
+    stderr,
+    stdout,
     stop,
     async [Symbol.asyncDispose]() {
       await stop("SIGKILL");

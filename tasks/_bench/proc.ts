@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { spawnCaptured } from "../_process.ts";
 
 /** Realtime clock in ms with µs precision (comparable with the observer's stamps). */
 export function nowMs(): number {
@@ -75,10 +76,6 @@ export async function killAll(): Promise<void> {
   await Promise.all([...live.values()].map((p) => p.kill("SIGKILL").catch(() => {})));
 }
 
-async function collect(stream: ReadableStream<Uint8Array>, onText: (t: string) => void) {
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) onText(chunk);
-}
-
 async function childOf(pid: number): Promise<number | undefined> {
   try {
     const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
@@ -100,26 +97,17 @@ export function parseTimeReport(text: string): Pick<ProcResult, "maxRssKiB" | "u
 /** Spawns `cmd` under `/usr/bin/time`. */
 export function spawnTimed(options: SpawnOptions): Proc {
   const startedAt = nowMs();
-  const child = new Deno.Command(TIME_BIN, {
+  const { child, stdout, stderr, closed } = spawnCaptured(TIME_BIN, {
     args: ["-f", "BENCH %x %M %U %S", "-o", options.reportFile, ...options.cmd],
     env: { ...benchEnv(), NO_COLOR: "1", ...options.env },
     clearEnv: true,
     ...(options.cwd ? { cwd: options.cwd } : {}),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let err = "";
-  const readers = Promise.all([
-    collect(child.stdout, (t) => out += t),
-    collect(child.stderr, (t) => err += t),
-  ]);
+  });
   let innerPid: number | undefined;
   let exited = false;
   const pid = async () => {
     while (innerPid === undefined) {
-      if (exited) throw new Error(`${options.cmd[0]} exited early:\n${err}`);
+      if (exited) throw new Error(`${options.cmd[0]} exited early:\n${stderr()}`);
       innerPid = await childOf(child.pid);
       if (innerPid === undefined) await new Promise((r) => setTimeout(r, 2));
     }
@@ -127,8 +115,8 @@ export function spawnTimed(options: SpawnOptions): Proc {
   };
   const proc: Proc = {
     startedAt,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     pid,
     async kill(signal) {
       if (exited) return;
@@ -142,7 +130,7 @@ export function spawnTimed(options: SpawnOptions): Proc {
       const status = await child.status;
       exited = true;
       const wallMs = nowMs() - startedAt;
-      await readers;
+      await closed;
       live.delete(child.pid);
       const report = await Deno.readTextFile(options.reportFile).catch(() => "");
       const exit = /BENCH (-?\d+)/.exec(report);
@@ -152,8 +140,8 @@ export function spawnTimed(options: SpawnOptions): Proc {
         startedAt,
         wallMs,
         ...parseTimeReport(report),
-        stdout: out,
-        stderr: err,
+        stdout: stdout(),
+        stderr: stderr(),
       };
     })(),
   };

@@ -10,13 +10,7 @@ import { readJsonLines } from "../_helpers.ts";
 import { HUB, KEY_A, startTestGateway, testChainDir } from "../gateway/_setup.ts";
 import type { Gateway } from "../../lib/gateway/broker.ts";
 
-/** A free TCP port on loopback (released before returning). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+export { freePort } from "../../tasks/_process.ts";
 
 /** Writes a leaf config for device `dev-1` against `localhost:port`; returns its path. */
 export async function writeRunConfig(
