@@ -5,11 +5,12 @@
  * arrival. All contenders are timed by the same observer, so no contender's
  * own clock or log format matters.
  *
- * The bench keeps this separate from `test/_mosquitto.ts`: tasks do not import
- * test code, and the bench needs the observer as well.
+ * The broker itself is `tasks/_mosquitto.ts`, which the tests start too.
  *
  * @module
  */
+import { collect } from "../_process.ts";
+import { startMosquitto } from "../_mosquitto.ts";
 
 /** Arrivals seen for one device id (all clients here are devices). */
 export interface Arrivals {
@@ -55,116 +56,31 @@ export interface BrokerOptions {
   dir: string;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, onText: (t: string) => void) {
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) onText(chunk);
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  try {
-    const c = await Deno.connect({ hostname: "127.0.0.1", port });
-    c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A running Mosquitto and what its log told so far. */
-interface MosquittoProcess {
-  port: number;
-  log(): string;
-  /** Realtime ms of each client id's first "New client connected" line. */
-  connects: Map<string, number>;
-  stop(): Promise<void>;
-}
-
-/** Starts Mosquitto on a free loopback port; retries when another process took the port. */
-async function startMosquitto(options: BrokerOptions): Promise<MosquittoProcess> {
-  for (let attempt = 1;; attempt++) {
-    const port = freePort();
-    const conf = `${options.dir}/mosquitto-${port}.conf`;
-    await Deno.writeTextFile(
-      conf,
-      [
-        "per_listener_settings true",
-        // Stay the invoking user: the test keys are mode 0600.
-        "user root",
-        `listener ${port} 127.0.0.1`,
-        `certfile ${options.certFile}`,
-        `keyfile ${options.keyFile}`,
-        "allow_anonymous true",
-        // Without it every pipelined burst of PUBACKs waits on Nagle (~40 ms).
-        "set_tcp_nodelay true",
-        "max_inflight_messages 0",
-        "max_queued_messages 0",
-        "",
-      ].join("\n"),
-    );
-    const child = new Deno.Command("mosquitto", {
-      args: ["-c", conf],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    let log = "";
-    let partial = "";
-    let exited = false;
-    child.status.then(() => exited = true);
-    const connects = new Map<string, number>();
-    const reader = collect(child.stderr, (text) => {
+/** Mosquitto, and the realtime ms of each client id's first "New client connected" line. */
+async function startLoggedMosquitto(options: BrokerOptions) {
+  const connects = new Map<string, number>();
+  let partial = "";
+  const mosquitto = await startMosquitto({
+    dir: options.dir,
+    tls: { certFile: options.certFile, keyFile: options.keyFile },
+    onLog(text) {
       const at = performance.timeOrigin + performance.now();
-      log += text;
       const lines = (partial + text).split("\n");
       partial = lines.pop()!;
       for (const line of lines) {
         const m = / New client connected from \S+ as (\S+) \(/.exec(line);
         if (m && !connects.has(m[1])) connects.set(m[1], at);
       }
-      // Keep the log bounded: one line per connection, and a run makes many.
-      if (log.length > 1_000_000) log = log.slice(-500_000);
-    });
-    const stop = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-      await reader.catch(() => {});
-    };
-    try {
-      await until(
-        () => exited || /Opening ipv4 listen socket/.test(log),
-        10_000,
-        "mosquitto to listen",
-      );
-      if (!exited && await canConnect(port)) return { port, log: () => log, connects, stop };
-    } catch { /* reported below */ }
-    await stop();
-    if (!/Address already in use/.test(log) || attempt === 5) {
-      throw new Error(`mosquitto did not start:\n${log}`);
-    }
-  }
+    },
+  });
+  return { mosquitto, connects };
 }
 
 /** Starts Mosquitto on a free loopback port, then the observer; stops both on dispose. */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
-  const mosquitto = await startMosquitto(options);
-  const { port, connects } = mosquitto;
-  const stopBroker = mosquitto.stop;
+  const { mosquitto, connects } = await startLoggedMosquitto(options);
+  const port = mosquitto.port;
+  const stopBroker = () => mosquitto[Symbol.asyncDispose]();
 
   // %U: arrival time (realtime, ns); %t: topic. One line per message.
   const sub = new Deno.Command("mosquitto_sub", {

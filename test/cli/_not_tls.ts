@@ -6,9 +6,7 @@
  *
  * @module
  */
-import { waitFor } from "../_helpers.ts";
-
-export { haveMosquitto } from "../_mosquitto.ts";
+import { startMosquitto } from "../../tasks/_mosquitto.ts";
 
 /** A server on a loopback port. */
 export interface Endpoint extends AsyncDisposable {
@@ -58,44 +56,6 @@ export function serveReadAndClose(): Endpoint {
 }
 
 /** Mosquitto with one plain (non-TLS) MQTT listener, anonymous, config in `dir`. */
-export async function startPlainMosquitto(dir: string): Promise<Endpoint> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const conf = `${dir}/mosquitto-plain-${port}.conf`;
-  await Deno.writeTextFile(
-    conf,
-    ["user root", `listener ${port} 127.0.0.1`, "allow_anonymous true", ""].join("\n"),
-  );
-  const child = new Deno.Command("mosquitto", {
-    args: ["-c", conf],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reader = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    await reader;
-  };
-  try {
-    await waitFor(async () => {
-      if (!/running/.test(stderr)) return false;
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 10_000, what: "mosquitto (plain) to listen" });
-  } catch (error) {
-    await stop();
-    throw new Error(`mosquitto did not start:\n${stderr}`, { cause: error });
-  }
-  return { port, [Symbol.asyncDispose]: stop };
+export function startPlainMosquitto(dir: string): Promise<Endpoint> {
+  return startMosquitto({ dir });
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { createEdgeTestChain } from "../../lib/trust/testchain.ts";
 import { runLeaf, tempDir, waitFor } from "../_helpers.ts";
-import { haveMosquitto, startMosquitto } from "../_mosquitto.ts";
+import { haveMosquitto, startMosquitto } from "../../tasks/_mosquitto.ts";
 import { createPki, serveTls } from "../_tls.ts";
 import { type Endpoint, serveHttp, serveReadAndClose, startPlainMosquitto } from "./_not_tls.ts";
 
@@ -42,9 +42,8 @@ Deno.test({
     await using dir = await tempDir("send-mosquitto");
     const chain = await createEdgeTestChain({ hostname: "localhost", outDir: dir.path });
     await using broker = await startMosquitto({
-      certFile: chain.server.fullChainPath!,
-      keyFile: chain.server.keyPath,
       dir: dir.path,
+      tls: { certFile: chain.server.fullChainPath!, keyFile: chain.server.keyPath },
     });
     const received: { topic: string; body: Record<string, unknown> }[] = [];
     const sub = await mqtt.connectAsync({
