@@ -15,38 +15,28 @@
 import { DatabaseSync } from "node:sqlite";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { type Carry, fill, type Filled, fillEmpty } from "./_fill.ts";
 import {
   accessError,
   type DbSettings,
   diskFullError,
-  type Head,
   isUnusable,
   openDatabase,
   type Opened,
   openExisting,
   storageError,
-  writeMetaNow,
 } from "./_open.ts";
-import { salvage, type Salvaged } from "./_salvage.ts";
-import { type Op, Statements } from "./_statements.ts";
+import type { Op } from "./_statements.ts";
 import { faultKind, moveAside, pruneAside, quickCheck, reasonOf } from "./_sqlite.ts";
-import { type Meta, prepareMetaWrite, writeMeta } from "./schema.ts";
 import { readSeqReserve } from "./seq_reserve.ts";
+
+export type { Carry } from "./_fill.ts";
 
 /** What {@linkcode startFresh} needs besides the connection settings. */
 export interface FreshSettings extends DbSettings {
   now: () => number;
   keepCorrupt: number;
   log: Logger;
-}
-
-/** What a replaced database hands to the new one besides its readable rows. */
-export interface Carry {
-  /** Dropped counters as the store knows them (the old file's are read too). */
-  dropped?: number;
-  droppedBytes?: number;
-  /** The batch that was not committed yet, applied after the salvaged rows. */
-  ops?: Op[];
 }
 
 /**
@@ -120,7 +110,8 @@ export interface Fresh extends Opened {
  * Moves the unusable database at `path` aside, creates a new one holding
  * what could be read from the old one plus `carry.ops`, whose next seq is at
  * least `nextSeq` (the reserve), and logs one error line saying what happened,
- * where the old file went and how many messages were recovered.
+ * where the old file went and how many messages were recovered (and how many
+ * readable ones could not be written, counted as dropped).
  */
 export function startFresh(
   path: string,
@@ -154,11 +145,8 @@ export function startFresh(
   try {
     filled = fill(db, aside, nextSeq, carry);
   } catch (fillError) {
-    settings.log.error(`Cannot copy messages into the new outbox "${path}"`, {
-      error: reasonOf(fillError),
-    });
     try {
-      filled = empty(db, nextSeq, carry);
+      filled = fillEmpty(db, aside, nextSeq, carry, fillError);
       unsaved = carry.ops ?? [];
     } catch (writeError) {
       db.close();
@@ -168,66 +156,17 @@ export function startFresh(
   try {
     pruneAside(path, settings.keepCorrupt);
   } catch { /* a leftover copy is better than a crash; pruned next time */ }
-  const { meta, salvaged, carried } = filled;
+  const { meta, salvaged, carried, unwritten } = filled;
   const skipped = salvaged.gaps > 0 ? ` (skipped ${salvaged.gaps} unreadable part(s))` : "";
   const notSaved = carried + unsaved.filter((op) => "insert" in op).length; // held if not copied
   const kept = notSaved > 0 ? ` and kept ${notSaved} not yet saved` : "";
+  const lost = unwritten.count > 0
+    ? `; ${unwritten.count} readable one(s) could not be written to the new outbox (${unwritten.reason}) and count as dropped`
+    : "";
   settings.log.error(
     `Outbox database "${path}" is unreadable (${reasonOf(error)}): moved it to "${aside}" ` +
-      `and started a new outbox; recovered ${salvaged.rows} queued message(s)${skipped}${kept}; ` +
-      `any others will not be sent; seq continues at ${meta.nextSeq}`,
+      `and started a new outbox; recovered ${filled.recovered} queued message(s)${skipped}${kept}` +
+      `${lost}; any others will not be sent; seq continues at ${meta.nextSeq}`,
   );
   return { db, state: { meta, head: filled.head, repaired: [] }, unsaved };
-}
-
-interface Filled {
-  meta: Meta;
-  head: Head;
-  salvaged: Salvaged;
-  carried: number;
-}
-
-/** Copies the readable rows of `aside`, then applies the carried batch, in one transaction. */
-function fill(db: DatabaseSync, aside: string, nextSeq: number, carry: Carry): Filled {
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    const st = new Statements(db);
-    const salvaged = salvage(aside, (row) => st.insert(row, true));
-    let carried = 0;
-    for (const op of carry.ops ?? []) {
-      st.apply(op);
-      if ("insert" in op) carried++;
-    }
-    const t = db.prepare("SELECT count(*) AS n, total(bytes) AS b, max(seq) AS m FROM messages")
-      .get() as { n: number; b: number; m: number | null };
-    const meta: Meta = {
-      nextSeq: Math.max(nextSeq, salvaged.nextSeq, (t.m ?? 0) + 1),
-      depth: t.n,
-      bytes: t.b,
-      dropped: Math.max(carry.dropped ?? 0, salvaged.dropped),
-      droppedBytes: Math.max(carry.droppedBytes ?? 0, salvaged.droppedBytes),
-    };
-    writeMeta(prepareMetaWrite(db), meta);
-    db.exec("COMMIT");
-    const head = (db.prepare("SELECT seq, created FROM messages ORDER BY seq LIMIT 1").get() ??
-      null) as Head;
-    return { meta, head, salvaged, carried };
-  } catch (error) {
-    if (db.isTransaction) db.exec("ROLLBACK");
-    throw error;
-  }
-}
-
-/** An empty outbox when even the copy failed. */
-function empty(db: DatabaseSync, nextSeq: number, carry: Carry): Filled {
-  const meta: Meta = {
-    nextSeq,
-    depth: 0,
-    bytes: 0,
-    dropped: carry.dropped ?? 0,
-    droppedBytes: carry.droppedBytes ?? 0,
-  };
-  writeMetaNow(db, meta);
-  const salvaged = { rows: 0, gaps: 0, nextSeq: 0, dropped: 0, droppedBytes: 0 };
-  return { meta, head: null, salvaged, carried: 0 };
 }

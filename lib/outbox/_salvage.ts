@@ -49,8 +49,9 @@ function asRow(r: Record<string, unknown> | undefined): Row | undefined {
  * Reads the messages of the database at `path` in seq order and passes each
  * readable one to `keep`. After a read error it seeks ahead for the next
  * readable page (see {@linkcode probe}), then looks up the seqs it jumped over
- * one by one, so a bad page costs little more than the rows on it. Never
- * throws: a file that cannot be opened at all yields nothing.
+ * one by one, so a bad page costs little more than the rows on it. Read
+ * errors never throw (a file that cannot be opened at all yields nothing);
+ * an error thrown by `keep` ends the salvage and is rethrown.
  */
 export function salvage(path: string, keep: (row: Row) => void): Salvaged {
   const found: Salvaged = { rows: 0, gaps: 0, nextSeq: 0, dropped: 0, droppedBytes: 0 };
@@ -60,14 +61,21 @@ export function salvage(path: string, keep: (row: Row) => void): Salvaged {
   } catch {
     return found;
   }
+  let kept: { error: unknown } | undefined;
   try {
     readCounters(db, found);
     copyRows(db, (row) => {
-      keep(row);
+      try {
+        keep(row);
+      } catch (error) {
+        kept = { error };
+        throw error;
+      }
       found.rows++;
     }, found);
   } catch {
-    /* the schema itself is unreadable: nothing (more) to recover */
+    // Otherwise the schema itself is unreadable: nothing (more) to recover.
+    if (kept) throw kept.error;
   } finally {
     try {
       db.close();
@@ -129,9 +137,13 @@ function copyRows(db: DatabaseSync, keep: (row: Row) => void, found: Salvaged): 
       if (resume === undefined) return;
       found.gaps++;
       for (let seq = last + 1; seq < resume && lookups < MAX_LOOKUPS; seq++, lookups++) {
+        let r: Record<string, unknown> | undefined;
         try {
-          emit(one.get(seq) as Record<string, unknown> | undefined);
-        } catch { /* on the bad page */ }
+          r = one.get(seq) as Record<string, unknown> | undefined;
+        } catch {
+          continue; // on the bad page
+        }
+        emit(r);
       }
       last = Math.max(last, resume - 1);
       next = resume;

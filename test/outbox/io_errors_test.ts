@@ -182,7 +182,8 @@ Deno.test("an I/O error while a full disk is being made room for holds the batch
 Deno.test("an I/O error while filling the fresh database keeps the held batch for the next commit", async () => {
   await using dir = await tempDir("outbox-io");
   fill(dir.path, 2000);
-  using outbox = open(dir.path, { now: () => AT, commitInterval: 60_000 });
+  const { log, lines } = captureLog();
+  using outbox = open(dir.path, { log, now: () => AT, commitInterval: 60_000 });
   const file = await Deno.open(dbPath(dir.path), { write: true });
   await file.seek(40 * 4096, Deno.SeekMode.Start);
   await file.write(new Uint8Array(8 * 4096).fill(0x5a));
@@ -208,6 +209,15 @@ Deno.test("an I/O error while filling the fresh database keeps the held batch fo
   assert.deepEqual(seqs.filter((s) => s > 2000), held, "the held messages are not lost");
   assert.equal(outbox.stats().depth, seqs.length);
   assertBodies(dir.path, outbox);
+  // The rows read from the damaged file did not make it: counted, and said so in one line.
+  const replaced = lines.filter((l) => /moved it to/.test(l.msg));
+  assert.equal(replaced.length, 1, JSON.stringify(lines));
+  const lost = Number(
+    /; (\d+) readable one\(s\) could not be written to the new outbox \(disk I\/O error\) and count as dropped;/
+      .exec(replaced[0].msg)?.[1],
+  );
+  assert.ok(lost > 1000 && lost < 2000, replaced[0].msg);
+  assert.equal(outbox.stats().dropped, lost);
 });
 
 Deno.test("append() while the storage fails holds at most maxBytes, then reports the message as not stored", async () => {

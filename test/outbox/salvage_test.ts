@@ -7,9 +7,11 @@ import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { salvage } from "../../lib/outbox/_salvage.ts";
 import { type FaultKind, faultKind, quickCheck } from "../../lib/outbox/_sqlite.ts";
+import { Statements } from "../../lib/outbox/_statements.ts";
 import { openOutbox } from "../../lib/outbox/outbox.ts";
+import { readOutboxStatus } from "../../lib/outbox/status.ts";
 import { tempDir } from "../_helpers.ts";
-import { dbPath, message, quiet } from "./_util.ts";
+import { assertCountersMatchRows, captureLog, dbPath, message, quiet } from "./_util.ts";
 
 const sqliteError = (errcode: number, errstr = "") =>
   Object.assign(new Error(errstr || `code ${errcode}`), { errcode, errstr });
@@ -110,4 +112,35 @@ Deno.test("openOutbox() after a kill -9 while salvaging continues above the seq 
   assert.equal(child.signal, "SIGKILL", new TextDecoder().decode(child.stderr));
   using outbox = openOutbox({ stateDir: dir.path, log: quiet });
   assert.equal(outbox.append(0, message).seq, 10_001, "seq continues above the reserve");
+});
+
+Deno.test("openOutbox() counts salvaged rows it cannot write into the new database as dropped, and says so", async () => {
+  await using dir = await tempDir("outbox-salvage");
+  const path = fill(dir.path, 100);
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA user_version = 0"); // not a leaf outbox: moved aside, its rows salvaged
+  db.close();
+  const insert = Statements.prototype.insert;
+  let copies = 0;
+  Statements.prototype.insert = function (this: Statements, row, replace) {
+    if (replace && ++copies % 10 === 0) this.failNext = 1; // every 10th copy: SQLITE_IOERR_WRITE
+    insert.call(this, row, replace);
+  };
+  const { log, lines } = captureLog();
+  try {
+    using outbox = openOutbox({ stateDir: dir.path, log });
+    const errors = lines.filter((l) => l.level === "error");
+    assert.equal(errors.length, 1, JSON.stringify(lines));
+    assert.match(
+      errors[0].msg,
+      /recovered 90 queued message\(s\); 10 readable one\(s\) could not be written to the new outbox \(disk I\/O error\) and count as dropped; any others will not be sent; seq continues at 10001$/,
+    );
+    const s = outbox.stats();
+    assert.deepEqual([s.depth, s.dropped], [90, 10]);
+    assert.equal(outbox.peek(0, 1000).filter((m) => m.seq % 10 === 0).length, 0);
+  } finally {
+    Statements.prototype.insert = insert;
+  }
+  assert.equal(readOutboxStatus(dir.path).dropped, 10, "leaf outbox status tells the truth");
+  assertCountersMatchRows(dir.path);
 });
