@@ -106,12 +106,22 @@ export interface Fresh extends Opened {
   unsaved: Op[];
 }
 
+/** How far a replacement got, kept by the caller to retry one that failed. */
+export interface FreshAttempt {
+  /** Where the unusable file went, once it was moved aside. */
+  aside?: string;
+}
+
 /**
  * Moves the unusable database at `path` aside, creates a new one holding
  * what could be read from the old one plus `carry.ops`, whose next seq is at
  * least `nextSeq` (the reserve), and logs one error line saying what happened,
  * where the old file went and how many messages were recovered (and how many
  * readable ones could not be written, counted as dropped).
+ *
+ * Throws a ConfigError naming the file and the fix when the file cannot be
+ * moved aside or the new one cannot be created. Pass the same `attempt` to a
+ * retry: it remembers where the old file went, so its rows are not lost.
  */
 export function startFresh(
   path: string,
@@ -119,27 +129,40 @@ export function startFresh(
   error: unknown,
   nextSeq: number,
   carry: Carry,
+  attempt: FreshAttempt = {},
 ): Fresh {
-  let aside: string;
-  try {
-    aside = moveAside(path, settings.now());
-  } catch (moveError) {
-    throw new ConfigError(
-      `Outbox database "${path}" is unreadable (${reasonOf(error)}) and cannot be moved aside: ${
-        (moveError as Error).message
-      }`,
-      { code: "outbox.corrupt", hint: "move or delete the file by hand", cause: moveError },
-    );
+  if (attempt.aside === undefined) {
+    try {
+      attempt.aside = moveAside(path, settings.now());
+    } catch (moveError) {
+      throw new ConfigError(
+        `Outbox database "${path}" is unreadable (${reasonOf(error)}) and cannot be moved aside: ${
+          (moveError as Error).message
+        }`,
+        {
+          code: "outbox.corrupt",
+          hint:
+            "make the file system that holds stateDir writable again (remounted read-only? see dmesg), or move the file aside by hand",
+          cause: moveError,
+        },
+      );
+    }
   }
+  const aside = attempt.aside;
   // The reserve is in the file from its first transaction: a kill -9 while
   // salvaging must not leave a new outbox that starts again at seq 1.
-  const { db } = openDatabase(path, settings, {
-    nextSeq,
-    depth: 0,
-    bytes: 0,
-    dropped: carry.dropped ?? 0,
-    droppedBytes: carry.droppedBytes ?? 0,
-  });
+  let db: DatabaseSync;
+  try {
+    ({ db } = openDatabase(path, settings, {
+      nextSeq,
+      depth: 0,
+      bytes: 0,
+      dropped: carry.dropped ?? 0,
+      droppedBytes: carry.droppedBytes ?? 0,
+    }));
+  } catch (openError) {
+    throw cannotStart(path, aside, error, openError);
+  }
   let filled: Filled;
   let unsaved: Op[] = [];
   try {
@@ -150,7 +173,7 @@ export function startFresh(
       unsaved = carry.ops ?? [];
     } catch (writeError) {
       db.close();
-      throw writeError;
+      throw cannotStart(path, aside, error, writeError);
     }
   }
   try {
@@ -169,4 +192,17 @@ export function startFresh(
       `${lost}; any others will not be sent; seq continues at ${meta.nextSeq}`,
   );
   return { db, state: { meta, head: filled.head, repaired: [] }, unsaved };
+}
+
+/** The new database cannot be created or written (`failure`) after the old one was moved aside. */
+function cannotStart(path: string, aside: string, error: unknown, failure: unknown): ConfigError {
+  return new ConfigError(
+    `Outbox database "${path}" is unreadable (${reasonOf(error)}): moved it to "${aside}" ` +
+      `but cannot start a new outbox: ${reasonOf(failure)}`,
+    {
+      code: faultKind(failure) === "full" ? "outbox.disk_full" : "outbox.io",
+      hint: "free space on, or check, the storage that holds stateDir (df, dmesg)",
+      cause: failure,
+    },
+  );
 }

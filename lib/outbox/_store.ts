@@ -1,9 +1,10 @@
 /**
  * The SQLite outbox behind {@linkcode Outbox} (the contract is in
  * `outbox.ts`): batching and its timer, the bounds, listeners, and the
- * fault policy (a full disk makes
- * room; an I/O error holds the batch in memory and retries at the next
- * commit; a corrupt file is replaced, keeping what is readable).
+ * fault policy (a full disk makes room; an I/O error holds the batch in
+ * memory and retries at the next commit; a corrupt file is replaced, keeping
+ * what is readable, and while it cannot be replaced the queue is held in
+ * memory the same way and the replacement retried at each commit).
  *
  * One write connection holds one open transaction per batch. `peek` reads
  * through it but only up to the last committed seq, so it never returns a row
@@ -15,10 +16,11 @@ import { join } from "node:path";
 import { Allocator, type Build } from "./_allocate.ts";
 import { enforceBounds, type OnDrop, recoverFull } from "./_bounds.ts";
 import { describeDrop, DropLog } from "./_drop_log.ts";
-import { openOrReplace, startFresh } from "./_fresh.ts";
+import { openOrReplace } from "./_fresh.ts";
 import { IoEpisode, STORAGE_HINT } from "./_io_episode.ts";
 import { type Opened, OUTBOX_FILE } from "./_open.ts";
 import { Queue, type Row } from "./_queue.ts";
+import { Replacer } from "./_replace.ts";
 import { faultKind, quickCheck, reasonOf } from "./_sqlite.ts";
 import type {
   CommitEvent,
@@ -42,6 +44,7 @@ export class OutboxStore implements Outbox {
   #drops: DropLog;
   #onDrop: OnDrop;
   #io: IoEpisode;
+  #replacer: Replacer;
   #closed = false;
   #inAppend = false;
 
@@ -69,6 +72,7 @@ export class OutboxStore implements Outbox {
     this.#onDrop = (reason, d) =>
       this.#drops.dropped(reason, d.count, d.bytes, d.firstSeq, d.lastSeq);
     this.#io = new IoEpisode(o.log, path, o.now, o.commitInterval);
+    this.#replacer = new Replacer(path, o, o.commitInterval);
     try {
       // Bounds may have changed since the last run, and time has passed.
       this.#guard(() => {
@@ -77,7 +81,7 @@ export class OutboxStore implements Outbox {
       }, () => {});
     } catch (error) {
       this.#clearTimer();
-      this.#q.db.close();
+      if (this.#q.db.isOpen) this.#q.db.close();
       throw error;
     }
   }
@@ -161,7 +165,7 @@ export class OutboxStore implements Outbox {
       this.#listeners.clear();
       this.#drops.end("closed");
       try {
-        this.#q.db.close();
+        if (this.#q.db.isOpen) this.#q.db.close(); // closed while a replacement is pending
       } finally {
         this.#lock.close();
       }
@@ -194,11 +198,18 @@ export class OutboxStore implements Outbox {
 
   #commitNow(): void {
     this.#clearTimer();
-    if (!this.#q.dirty) return;
-    enforceBounds(this.#q, this.#o, this.#onDrop);
-    const committed = this.#q.commit();
-    this.#io.recovered();
-    this.#notify(committed);
+    const before = this.#q.committedSeq;
+    const pending = this.#replacer.pending;
+    if (pending !== undefined) {
+      this.#replace(pending.error); // a replacement that failed: retried at each commit
+      if (this.#replacer.pending !== undefined) return;
+    }
+    if (this.#q.dirty) {
+      enforceBounds(this.#q, this.#o, this.#onDrop);
+      this.#q.commit();
+      this.#io.recovered();
+    }
+    if (this.#q.committedSeq > before) this.#notify(this.#q.committedSeq);
   }
 
   #armTimer(): void {
@@ -215,7 +226,7 @@ export class OutboxStore implements Outbox {
         path: this.path,
         error: reasonOf(error),
       });
-      if (this.#q.dirty) this.#armTimer();
+      this.#armTimer(); // nothing thrown from a timer: it would end the agent
     }
   }
 
@@ -276,23 +287,19 @@ export class OutboxStore implements Outbox {
     if (damage !== undefined) this.#replace(new Error(damage));
   }
 
-  /** A damaged database at run time: move it aside, continue on a fresh one with what is readable. */
+  /**
+   * A damaged database at run time: move it aside, continue on a fresh one
+   * with what is readable. If that fails, the queue is held in memory (as
+   * after an I/O error) and the replacement retried at the next commit.
+   */
   #replace(error: unknown): ReadonlySet<Row> {
     this.#clearTimer();
     this.#io.end();
     const next = Math.max(1, this.#q.live.nextSeq, this.#rows.ceiling);
-    const { dropped, droppedBytes } = this.#q.live;
-    const ops = this.#q.unsaved();
-    try {
-      this.#q.db.close();
-    } catch { /* it is being replaced */ }
-    const fresh = startFresh(this.path, this.#o, error, next, { dropped, droppedBytes, ops });
-    this.#q = new Queue(fresh);
-    if (fresh.unsaved.length > 0) {
-      this.#q.hold(fresh.unsaved); // not copied over: written at the next commit
-      this.#armTimer();
-    }
-    return new Set(ops.flatMap((op) => "insert" in op ? [op.insert] : []));
+    const { queue, carried } = this.#replacer.replace(this.#q, error, next);
+    this.#q = queue;
+    if (queue.lost) this.#armTimer(); // held in memory: written or retried at the next commit
+    return carried;
   }
 
   #assertOpen(): void {

@@ -26,8 +26,13 @@
  *   one error line; the messages still readable in it (and the unsaved
  *   batch) are copied, with their seq and id, into a fresh database that
  *   continues above the seq reserve (`seq.reserve`, see `seq_reserve.ts`).
- *   A database deleted by hand also starts above the reserve. A database
- *   from a newer leaf is refused (ConfigError, exit 2) and kept.
+ *   Readable messages that cannot be written into it are counted as dropped.
+ *   If the file cannot be moved aside or the new one created at run time (a
+ *   file system remounted read-only), the queue is held in memory as after an
+ *   I/O error and the replacement retried at each commit, with one error
+ *   line naming the file and the fix. A database deleted by hand also starts
+ *   above the reserve. A database from a newer leaf is refused (ConfigError,
+ *   exit 2) and kept.
  * - `<stateDir>/outbox.lock` (flock, released by the kernel on any exit)
  *   keeps a second leaf process off the same outbox.
  *
