@@ -25,10 +25,15 @@ export interface Bounds {
  * least the newest message, so one message larger than the bound still goes
  * out) and none is older than `maxAge` by its `created` time. Age is judged at
  * the head (lowest seq), so a message behind a younger head waits its turn.
+ * While the storage fails, only the messages held in memory can be dropped.
  */
 export function enforceBounds(queue: Queue, bounds: Bounds, onDrop: OnDrop): void {
   const live = queue.live;
   const { maxBytes, maxAge } = bounds;
+  if (queue.lost) {
+    const dropped = dropHeld(queue, maxBytes);
+    if (dropped.count > 0) onDrop("held", dropped);
+  }
   if (live.bytes > maxBytes && live.depth > 1) {
     const guess = Math.ceil((live.bytes - maxBytes) / Math.max(1, live.bytes / live.depth)) + 1;
     const dropped = queue.dropHead(guess, (_row, freed, n) => {
@@ -44,6 +49,25 @@ export function enforceBounds(queue: Queue, bounds: Bounds, onDrop: OnDrop): voi
       if (dropped.count > 0) onDrop("maxAge", dropped);
     }
   }
+}
+
+/**
+ * While the storage fails: drops the oldest held messages until the held ones
+ * fit in `maxBytes` (keeping the newest), so the hold stays bounded. Every
+ * message on disk is older, but once the held ones alone fill `maxBytes` the
+ * bound drops those too at the next commit: the survivors are the same.
+ */
+function dropHeld(queue: Queue, maxBytes: number): Dropped {
+  const d: Dropped = { count: 0, bytes: 0, firstSeq: 0, lastSeq: 0 };
+  const held = queue.held;
+  let over = held.reduce((sum, r) => sum + r.bytes, 0) - maxBytes;
+  for (const r of held.slice(0, -1)) {
+    if (over <= 0) break;
+    if (d.count++ === 0) d.firstSeq = r.seq;
+    [d.bytes, d.lastSeq, over] = [d.bytes + r.bytes, r.seq, over - r.bytes];
+  }
+  if (d.count > 0) queue.dropHeld(d);
+  return d;
 }
 
 /**

@@ -10,7 +10,7 @@ import { formatByteSize, formatDuration } from "../config/duration.ts";
 import type { Logger } from "../log.ts";
 
 /** Why messages were dropped. */
-export type DropReason = "maxBytes" | "maxAge" | "diskFull";
+export type DropReason = "maxBytes" | "maxAge" | "diskFull" | "held";
 
 /** The first line of an episode, per reason: what happens, and why. */
 export function describeDrop(
@@ -28,7 +28,19 @@ export function describeDrop(
       }): dropping them`;
     case "diskFull":
       return `Disk full writing "${limits.path}": dropping the oldest messages to make room`;
+    case "held":
+      return `Outbox cannot save to "${limits.path}" and holds outbox.maxBytes (${
+        formatByteSize(limits.maxBytes)
+      }) of unsaved messages in memory: dropping the oldest until the storage works again`;
   }
+}
+
+/** Messages dropped in one go: how many, their bytes, and the seqs of the first and last. */
+export interface Dropped {
+  count: number;
+  bytes: number;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 interface Episode {
@@ -61,7 +73,8 @@ export class DropLog {
   }
 
   /** Records `count` messages (`bytes`, seq `firstSeq`..`lastSeq`) dropped for `reason`. */
-  dropped(reason: DropReason, count: number, bytes: number, firstSeq: number, lastSeq: number) {
+  readonly dropped = (reason: DropReason, d: Dropped): void => {
+    const { count, bytes, firstSeq, lastSeq } = d;
     if (count === 0) return;
     const now = this.#now();
     if (this.#episode && now - this.#episode.lastAt > this.#quietMs) this.end("quiet");
@@ -81,7 +94,7 @@ export class DropLog {
     episode.bytes += bytes;
     episode.lastSeq = Math.max(episode.lastSeq, lastSeq);
     episode.lastAt = now;
-  }
+  };
 
   /** Ends the episode (if any) with a summary line. */
   end(why: "delivered" | "quiet" | "closed"): void {

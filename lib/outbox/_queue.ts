@@ -1,9 +1,8 @@
 /**
  * The queue on one SQLite write connection: the counters (live = including
- * the open batch, committed = as of the last COMMIT), the batch's rows and
- * acks (kept so a full disk can replay them), the batch's writes in order
- * (kept so an I/O error can replay them), and the head. No policy here:
- * bounds, timers and faults live in `_store.ts`; the SQL in `_statements.ts`.
+ * the open batch, committed = as of the last COMMIT), the open batch (see
+ * `_batch.ts`), and the head. No policy here: bounds, timers and faults live
+ * in `_store.ts`; the SQL in `_statements.ts`.
  *
  * After an I/O error ({@linkcode Queue.lose}) the batch lives in memory only:
  * the counters stay as if it were written, appends and acks are held without
@@ -13,6 +12,8 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
+import { Batch } from "./_batch.ts";
+import type { Dropped } from "./_drop_log.ts";
 import type { Head, Opened } from "./_open.ts";
 import { faultKind } from "./_sqlite.ts";
 import { type HeadRow, type Op, type Row, Statements } from "./_statements.ts";
@@ -20,14 +21,7 @@ import type { Meta } from "./schema.ts";
 import type { OutboxMessage } from "./outbox.ts";
 
 export type { HeadRow, Op, Row } from "./_statements.ts";
-
-/** What one {@linkcode Queue.dropHead} call removed. */
-export interface Dropped {
-  count: number;
-  bytes: number;
-  firstSeq: number;
-  lastSeq: number;
-}
+export type { Dropped } from "./_drop_log.ts";
 
 /** The queue on one connection. */
 export class Queue {
@@ -38,19 +32,10 @@ export class Queue {
   live: Meta;
   /** Counters as of the last commit. */
   committed: Meta;
-  /** Rows inserted (or held) in the open batch. */
-  pendingRows: Row[] = [];
-  /** Seqs acked in the open batch. */
-  pendingAcks: number[] = [];
-  /** UTF-8 bytes of `pendingRows`. */
-  pendingBytes = 0;
-  /** Appends in the open batch. */
-  appends = 0;
+  /** The open batch. */
+  batch = new Batch();
   #head: Head | undefined;
-  #ops: Op[] = [];
   #lost = false;
-  /** Acks that arrived while the batch was lost; applied at the next commit. */
-  #deferred: number[] = [];
 
   constructor(opened: Opened) {
     this.db = opened.db;
@@ -72,12 +57,7 @@ export class Queue {
 
   /** True when a commit has something to write. */
   get dirty(): boolean {
-    return this.#lost || this.db.isTransaction || this.#deferred.length > 0;
-  }
-
-  /** The open batch's writes (and held acks), to carry over to a fresh database. */
-  unsaved(): Op[] {
-    return [...this.#ops, ...this.#deferred.map((ack) => ({ ack }))];
+    return this.#lost || this.db.isTransaction || this.batch.deferred.length > 0;
   }
 
   /** Opens the batch transaction if none is open. */
@@ -86,15 +66,15 @@ export class Queue {
   }
 
   /**
-   * Inserts `row` in the batch. On SQLITE_FULL the row stays in `pendingRows`
+   * Inserts `row` in the batch. On SQLITE_FULL the row stays in `batch.rows`
    * for replay; on an I/O error (or while lost) it is held in memory and
    * counted as queued, and the error is rethrown for the caller to report.
    */
   insert(row: Row): void {
     const before = this.live.nextSeq;
     this.live.nextSeq = Math.max(before, row.seq + 1);
-    this.pendingRows.push(row);
-    this.#ops.push({ insert: row });
+    this.batch.rows.push(row);
+    this.batch.ops.push({ insert: row });
     let held: unknown;
     try {
       if (!this.#lost) {
@@ -104,9 +84,9 @@ export class Queue {
     } catch (error) {
       const kind = faultKind(error);
       if (kind !== "io") {
-        this.#ops.pop();
+        this.batch.ops.pop();
         if (kind !== "full") {
-          this.pendingRows.pop();
+          this.batch.rows.pop();
           this.live.nextSeq = before;
         }
         throw error;
@@ -114,7 +94,6 @@ export class Queue {
       held = error;
       this.lose();
     }
-    this.pendingBytes += row.bytes;
     this.live.depth++;
     this.live.bytes += row.bytes;
     if (this.#head === null) this.#head = { seq: row.seq, created: row.created };
@@ -127,14 +106,14 @@ export class Queue {
    */
   ack(seq: number): boolean {
     if (this.#lost) {
-      this.#deferred.push(seq);
+      this.batch.deferred.push(seq);
       return true;
     }
     try {
       return this.#ackNow(seq);
     } catch (error) {
       if (faultKind(error) === "io") {
-        this.#deferred.push(seq);
+        this.batch.deferred.push(seq);
         this.lose();
       }
       throw error;
@@ -143,19 +122,19 @@ export class Queue {
 
   #ackNow(seq: number): boolean {
     this.st.begin();
-    this.pendingAcks.push(seq);
+    this.batch.acks.push(seq);
     let bytes: number | undefined;
     try {
       bytes = this.st.ack(seq);
     } catch (error) {
-      if (faultKind(error) === "io") this.pendingAcks.pop(); // held as deferred instead
+      if (faultKind(error) === "io") this.batch.acks.pop(); // held as deferred instead
       throw error;
     }
     if (bytes === undefined) {
-      this.pendingAcks.pop();
+      this.batch.acks.pop();
       return false;
     }
-    this.#ops.push({ ack: seq });
+    this.batch.ops.push({ ack: seq });
     this.live.depth--;
     this.live.bytes -= bytes;
     if (this.live.depth === 0) this.#head = null;
@@ -166,6 +145,21 @@ export class Queue {
   /** Committed messages with seq in (`afterSeq`, committedSeq], at most `limit`; none while lost. */
   peek(afterSeq: number, limit: number): OutboxMessage[] {
     return this.#lost ? [] : this.st.peek(afterSeq, this.committedSeq, limit);
+  }
+
+  /** While lost: the rows held in memory (oldest first). */
+  get held(): Row[] {
+    return this.#lost ? this.batch.undropped() : [];
+  }
+
+  /** While lost: forgets the oldest held rows, through `d.lastSeq`, and counts them as dropped. */
+  dropHeld(d: Dropped): void {
+    this.batch.forget(d.lastSeq);
+    this.#countDrop(d.count, d.bytes);
+    if (this.#head && this.#head.seq >= d.firstSeq) {
+      const next = this.batch.rows[0]; // no older row on disk: the head was held
+      this.#head = next ? { seq: next.seq, created: next.created } : null;
+    }
   }
 
   /**
@@ -185,11 +179,8 @@ export class Queue {
       if (n === 0) return total;
       this.st.begin();
       this.st.deleteThrough(rows[n - 1].seq);
-      this.#ops.push({ dropThrough: rows[n - 1].seq });
-      this.live.depth -= n;
-      this.live.bytes -= freed;
-      this.live.dropped += n;
-      this.live.droppedBytes += freed;
+      this.batch.ops.push({ dropThrough: rows[n - 1].seq });
+      this.#countDrop(n, freed);
       this.#head = this.live.depth === 0 ? null : undefined;
       if (total.count === 0) total.firstSeq = rows[0].seq;
       total.count += n;
@@ -199,6 +190,13 @@ export class Queue {
       limit = Math.min(4096, limit * 4);
     }
     return total;
+  }
+
+  #countDrop(n: number, bytes: number): void {
+    this.live.depth -= n;
+    this.live.bytes -= bytes;
+    this.live.dropped += n;
+    this.live.droppedBytes += bytes;
   }
 
   /** The oldest queued message (one index lookup after the head changed; null if unknown while lost). */
@@ -229,7 +227,7 @@ export class Queue {
     const dropped = ops.reduce((max, op) => "dropThrough" in op ? op.dropThrough : max, 0);
     for (const op of ops) {
       if ("insert" in op && op.insert.seq > dropped) this.insert(op.insert);
-      else if ("ack" in op) this.#deferred.push(op.ack);
+      else if ("ack" in op) this.batch.deferred.push(op.ack);
     }
   }
 
@@ -252,16 +250,16 @@ export class Queue {
     if (this.#lost) {
       this.st.rollback();
       this.st.begin();
-      for (const op of this.#ops) this.st.apply(op);
+      for (const op of this.batch.ops) this.st.apply(op);
       this.#lost = false;
     }
-    const deferred = this.#deferred;
-    this.#deferred = [];
+    const deferred = this.batch.deferred;
+    this.batch.deferred = [];
     for (let i = 0; i < deferred.length; i++) {
       try {
         this.#ackNow(deferred[i]);
       } catch (error) {
-        this.#deferred = deferred.slice(i);
+        this.batch.deferred = deferred.slice(i);
         throw error;
       }
     }
@@ -275,7 +273,7 @@ export class Queue {
    */
   rollback(): { rows: Row[]; acks: number[] } {
     this.st.rollback();
-    const batch = { rows: this.pendingRows, acks: [...this.pendingAcks, ...this.#deferred] };
+    const batch = { rows: this.batch.rows, acks: [...this.batch.acks, ...this.batch.deferred] };
     this.live = {
       ...this.committed,
       nextSeq: Math.max(this.live.nextSeq, this.committed.nextSeq),
@@ -286,12 +284,7 @@ export class Queue {
   }
 
   #reset(): void {
-    this.pendingRows = [];
-    this.pendingAcks = [];
-    this.pendingBytes = 0;
-    this.appends = 0;
-    this.#ops = [];
-    this.#deferred = [];
+    this.batch = new Batch();
     this.#lost = false;
   }
 }

@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { Allocator, type Build } from "./_allocate.ts";
-import { enforceBounds, type OnDrop, recoverFull } from "./_bounds.ts";
+import { enforceBounds, recoverFull } from "./_bounds.ts";
 import { describeDrop, DropLog } from "./_drop_log.ts";
 import { openOrReplace } from "./_fresh.ts";
 import { IoEpisode, STORAGE_HINT } from "./_io_episode.ts";
@@ -42,7 +42,6 @@ export class OutboxStore implements Outbox {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #listeners = new Set<(event: CommitEvent) => void>();
   #drops: DropLog;
-  #onDrop: OnDrop;
   #io: IoEpisode;
   #replacer: Replacer;
   #closed = false;
@@ -69,14 +68,12 @@ export class OutboxStore implements Outbox {
     this.#q = new Queue(opened);
     const limits = { maxBytes: o.maxBytes, maxAge: o.maxAge, path };
     this.#drops = new DropLog(o.log, o.now, (reason) => describeDrop(reason, limits));
-    this.#onDrop = (reason, d) =>
-      this.#drops.dropped(reason, d.count, d.bytes, d.firstSeq, d.lastSeq);
     this.#io = new IoEpisode(o.log, path, o.now, o.commitInterval);
     this.#replacer = new Replacer(path, o, o.commitInterval);
     try {
       // Bounds may have changed since the last run, and time has passed.
       this.#guard(() => {
-        enforceBounds(this.#q, this.#o, this.#onDrop);
+        enforceBounds(this.#q, this.#o, this.#drops.dropped);
         this.#commitNow();
       }, () => {});
     } catch (error) {
@@ -156,7 +153,7 @@ export class OutboxStore implements Outbox {
     if (this.#closed) return;
     try {
       for (let attempt = 0; attempt < 3 && this.#q.dirty; attempt++) this.commit();
-      const lost = this.#q.lost ? this.#q.pendingRows.length : 0;
+      const lost = this.#q.held.length;
       const msg = `Outbox "${this.path}" closed with ${lost} message(s) it could not save`;
       if (lost > 0) this.#o.log.error(msg, { hint: STORAGE_HINT });
     } finally {
@@ -182,18 +179,13 @@ export class OutboxStore implements Outbox {
   }
 
   #store(row: Row): void {
-    if (this.#q.lost && this.#q.pendingBytes + row.bytes > this.#o.maxBytes) {
-      throw new Error(
-        `Outbox "${this.path}" cannot save to its storage and holds ${this.#q.pendingBytes} bytes ` +
-          `of unsaved messages (outbox.maxBytes): this message is not stored`,
-      );
-    }
     this.#armTimer();
-    this.#q.appends++;
+    this.#q.batch.appends++;
     this.#q.insert(row);
-    enforceBounds(this.#q, this.#o, this.#onDrop);
-    // While the storage fails, only the timer retries (not every append).
-    if (!this.#q.lost && this.#q.appends >= this.#o.commitEvery) this.#commitNow();
+    enforceBounds(this.#q, this.#o, this.#drops.dropped);
+    // While the storage fails, only the timer retries (not every append), and
+    // the oldest held messages make room: the hold never passes maxBytes.
+    if (!this.#q.lost && this.#q.batch.appends >= this.#o.commitEvery) this.#commitNow();
   }
 
   #commitNow(): void {
@@ -205,7 +197,7 @@ export class OutboxStore implements Outbox {
       if (this.#replacer.pending !== undefined) return;
     }
     if (this.#q.dirty) {
-      enforceBounds(this.#q, this.#o, this.#onDrop);
+      enforceBounds(this.#q, this.#o, this.#drops.dropped);
       this.#q.commit();
       this.#io.recovered();
     }
@@ -264,7 +256,7 @@ export class OutboxStore implements Outbox {
       case "full":
         this.#clearTimer();
         try {
-          this.#notify(recoverFull(this.#q, this.#o, this.#onDrop, this.#o.log, this.path));
+          this.#notify(recoverFull(this.#q, this.#o, this.#drops.dropped, this.#o.log, this.path));
         } catch (again) {
           return this.#fault(again, fallback, onReset); // never "full" again
         }
@@ -283,7 +275,7 @@ export class OutboxStore implements Outbox {
   #ioError(error: unknown): void {
     this.#q.lose();
     this.#armTimer();
-    const damage = this.#io.failed(error, this.#q.pendingRows.length, () => quickCheck(this.#q.db));
+    const damage = this.#io.failed(error, this.#q.held.length, () => quickCheck(this.#q.db));
     if (damage !== undefined) this.#replace(new Error(damage));
   }
 

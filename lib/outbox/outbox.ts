@@ -18,8 +18,9 @@
  * - A storage I/O error (SQLITE_IOERR: an SD card hiccup) is transient: the
  *   open batch is held in memory (appends and acks keep working, `peek`
  *   returns nothing) and written again at the next commit; one error line
- *   per episode. The file is left alone unless an integrity check after
- *   3 failures in a row finds it damaged.
+ *   per episode. Beyond `maxBytes` held, the oldest held messages are
+ *   dropped and counted (one line per episode). The file is left alone
+ *   unless an integrity check after 3 failures in a row finds it damaged.
  * - A corrupt database (SQLITE_CORRUPT, SQLITE_NOTADB, not a leaf outbox, or
  *   a failed integrity check; at open or at run time) is moved aside as
  *   `outbox.db.corrupt-<UTC>` (+ `-wal`/`-shm`; the newest 3 are kept) with

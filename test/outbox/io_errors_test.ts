@@ -220,23 +220,34 @@ Deno.test("an I/O error while filling the fresh database keeps the held batch fo
   assert.equal(outbox.stats().dropped, lost);
 });
 
-Deno.test("append() while the storage fails holds at most maxBytes, then reports the message as not stored", async () => {
+Deno.test("append() while the storage fails holds at most maxBytes: the oldest held go, counted, one line per episode", async () => {
   await using dir = await tempDir("outbox-io");
-  using outbox = open(dir.path, { maxBytes: 2_000, commitInterval: 60_000 });
+  const { log, lines } = captureLog();
+  using outbox = open(dir.path, { log, maxBytes: 2_000, commitInterval: 60_000 });
+  for (let i = 0; i < 3; i++) outbox.append(i + 1, message);
+  outbox.commit(); // 3 on disk, older than everything held
   outbox.injectIoErrors(1_000);
-  let stored = 0;
-  assert.throws(() => {
-    for (;;) {
-      outbox.append(AT, message);
-      stored++;
-    }
-  }, /cannot save to its storage and holds \d+ bytes of unsaved messages \(outbox\.maxBytes\)/);
-  assert.ok(stored > 5, `held ${stored}`);
-  assert.equal(outbox.stats().depth, stored);
+  const seqs: number[] = [];
+  for (let i = 0; i < 200; i++) seqs.push(outbox.append(AT, message).seq); // never throws
+  const s = outbox.stats();
+  assert.ok(s.bytes <= 2_000 + 3 * 200 && s.depth < 30, `held ${s.depth} (${s.bytes} bytes)`);
+  assert.equal(s.depth + s.dropped, 203, "every message held or counted");
+  assert.equal(s.oldestCreated, 1, "the rows on disk are still there");
+  assert.deepEqual(lines.map((l) => l.level), ["error", "warn"], JSON.stringify(lines));
+  assert.match(
+    lines[1].msg,
+    /^Outbox cannot save to ".*outbox\.db" and holds outbox\.maxBytes \(2000\) of unsaved messages in memory: dropping the oldest until the storage works again$/,
+  );
   outbox.injectIoErrors(0);
   outbox.commit();
-  assert.equal(committedSeqs(dir.path).length, stored, "nothing held was dropped");
-  assertContiguous(committedSeqs(dir.path));
+  outbox.append(AT, message); // the bound drops the older rows on disk too
+  outbox.commit();
+  const stored = committedSeqs(dir.path);
+  assert.equal(stored.at(-1), 204, "the newest are kept");
+  assertContiguous(stored, "only the oldest were dropped");
+  assert.ok(!stored.includes(1), "the rows on disk went before any held one");
+  assert.equal(stored.length + outbox.stats().dropped, 204, "the dropped count is exact");
+  assertBodies(dir.path, outbox);
 });
 
 Deno.test("close() with messages it cannot save says how many are lost", async () => {

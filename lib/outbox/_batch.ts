@@ -1,0 +1,41 @@
+/**
+ * The open batch of the outbox queue: what is not committed yet. Its writes
+ * in order (replayed after an I/O error, carried over to a fresh database),
+ * its rows and acks (replayed after a full disk), and the acks that arrived
+ * while the storage failed (applied at the next commit).
+ *
+ * @module
+ */
+import type { Op, Row } from "./_statements.ts";
+
+/** One batch; a commit or rollback starts a new one. */
+export class Batch {
+  /** Rows inserted (or held), in seq order. */
+  rows: Row[] = [];
+  /** Seqs acked in it. */
+  acks: number[] = [];
+  /** Appends in it. */
+  appends = 0;
+  /** Its writes, in order. */
+  ops: Op[] = [];
+  /** Acks held while the storage failed; applied at the next commit. */
+  deferred: number[] = [];
+
+  /** Its writes and held acks, to carry over to a fresh database. */
+  unsaved(): Op[] {
+    return [...this.ops, ...this.deferred.map((ack) => ({ ack }))];
+  }
+
+  /** Its rows that none of its drops removed already (those are counted), oldest first. */
+  undropped(): Row[] {
+    const floor = this.ops.reduce((m, op) => "dropThrough" in op ? op.dropThrough : m, 0);
+    return this.rows.filter((r) => r.seq > floor);
+  }
+
+  /** Forgets its rows with seq <= `seq` (dropped by the caller). */
+  forget(seq: number): void {
+    const kept = (r: Row) => r.seq > seq;
+    this.rows = this.rows.filter(kept);
+    this.ops = this.ops.filter((op) => !("insert" in op) || kept(op.insert));
+  }
+}
