@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { Logger } from "../log.ts";
 import type { DropReason } from "./_drop_log.ts";
 import type { Dropped, Queue, Row } from "./_queue.ts";
 import { faultKind } from "./_sqlite.ts";
@@ -72,35 +71,37 @@ function dropHeld(queue: Queue, maxBytes: number): Dropped {
 
 /**
  * After SQLITE_FULL (SQLite may already have rolled the batch back): roll back,
- * checkpoint to free WAL space, then drop the oldest committed messages (an
+ * checkpoint to free WAL space, then replay the batch's acks (a delivered
+ * message is not counted as dropped), drop the oldest committed messages (an
  * eighth of the queue or the batch's size, growing fourfold per try), replay
- * the batch's acks and rows, and commit. If even an empty queue cannot take
- * the batch, the batch is dropped and counted: the agent keeps running.
- * Returns the new committedSeq if one became visible. Any other fault on the
- * way (an I/O error, corruption) is thrown with the whole batch held in the
- * queue (see `Queue.lose`), so the caller can retry or carry it over.
+ * the batch's rows, and commit. Once every older message is gone and the
+ * batch still does not fit, only its newest rows are written: as many bytes
+ * as the dropped messages held, halved per try. If not even the acks and deletes
+ * fit, the rows are dropped and the acks held for the next commit. Every drop
+ * is counted; the agent keeps running. Returns the new committedSeq if one
+ * became visible. Any other fault on the way (an I/O error, corruption) is
+ * thrown with the whole batch held in the queue (see `Queue.lose`), so the
+ * caller can retry or carry it over.
  */
-export function recoverFull(
-  queue: Queue,
-  bounds: Bounds,
-  onDrop: OnDrop,
-  log: Logger,
-  path: string,
-): number | undefined {
+export function recoverFull(queue: Queue, bounds: Bounds, onDrop: OnDrop): number | undefined {
   const { rows, acks } = queue.rollback();
   const want = rows.reduce((sum, r) => sum + r.bytes, 0);
   try {
     queue.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   } catch { /* best effort */ }
   let target = Math.max(1, want, Math.ceil(queue.committed.bytes / 8));
+  let keep = Infinity; // bytes of the batch's newest rows to write, once no older row is left
   for (;;) {
     const drops: Dropped[] = [];
+    const skip = oldestBeyond(rows, keep);
     try {
+      reapply(queue, [], acks);
       const start = queue.live.droppedBytes;
       drops.push(
         queue.dropHead(64, (_row, freed) => queue.live.droppedBytes - start + freed < target),
       );
-      reapply(queue, rows, acks);
+      drops.push(leaveOut(queue, rows.slice(0, skip)));
+      reapply(queue, rows.slice(skip), []);
       enforceBounds(queue, bounds, (_reason, d) => drops.push(d));
       const committed = queue.commit();
       for (const d of drops) if (d.count > 0) onDrop("diskFull", d);
@@ -114,34 +115,36 @@ export function recoverFull(
         throw error;
       }
       queue.rollback();
-      if (target >= queue.committed.bytes) break;
-      target *= 4;
+      if (target < queue.committed.bytes) target *= 4;
+      else if (skip < rows.length) {
+        const next = Math.min(keep / 2, queue.committed.bytes);
+        keep = next < want ? next : want / 2;
+      } else break;
     }
   }
-  // Nothing left to drop and the batch still does not fit: drop the batch.
-  const nextSeq = queue.live.nextSeq;
+  // Not even the acks and deletes fit: drop the rows, hold the acks for the next commit.
+  const dropped = leaveOut(queue, rows);
+  if (dropped.count > 0) onDrop("diskFull", dropped);
+  queue.batch.deferred.push(...acks);
+  return undefined;
+}
+
+/** How many of `rows` (oldest first) to leave out so that the rest fit in `keep` bytes. */
+function oldestBeyond(rows: Row[], keep: number): number {
+  let skip = rows.length;
+  for (let bytes = 0; skip > 0 && bytes + rows[skip - 1].bytes <= keep; skip--) {
+    bytes += rows[skip - 1].bytes;
+  }
+  return skip;
+}
+
+/** Counts `rows`, the oldest of a rolled-back batch, as dropped without writing them. */
+function leaveOut(queue: Queue, rows: Row[]): Dropped {
+  const bytes = rows.reduce((sum, r) => sum + r.bytes, 0);
   queue.live.dropped += rows.length;
-  queue.live.droppedBytes += want;
-  if (rows.length > 0) {
-    onDrop("diskFull", {
-      count: rows.length,
-      bytes: want,
-      firstSeq: rows[0].seq,
-      lastSeq: nextSeq - 1,
-    });
-  }
-  log.error(`Disk full: cannot store messages in "${path}" even with an empty outbox`, {
-    lost: rows.length,
-    hint: "free space on the state filesystem",
-  });
-  try {
-    queue.begin();
-    return queue.commit();
-  } catch (error) {
-    if (faultKind(error) !== "full") throw error;
-    if (queue.db.isTransaction) queue.db.exec("ROLLBACK");
-    return undefined;
-  }
+  queue.live.droppedBytes += bytes;
+  const [firstSeq, lastSeq] = [rows[0]?.seq ?? 0, rows.at(-1)?.seq ?? 0];
+  return { count: rows.length, bytes, firstSeq, lastSeq };
 }
 
 /**

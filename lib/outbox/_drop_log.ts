@@ -27,7 +27,7 @@ export function describeDrop(
         formatDuration(limits.maxAge ?? 0)
       }): dropping them`;
     case "diskFull":
-      return `Disk full writing "${limits.path}": dropping the oldest messages to make room`;
+      return `Disk full writing "${limits.path}": dropping the oldest messages to make room; free space on the file system that holds stateDir`;
     case "held":
       return `Outbox cannot save to "${limits.path}" and holds outbox.maxBytes (${
         formatByteSize(limits.maxBytes)

@@ -60,11 +60,6 @@ export class Queue {
     return this.#lost || this.db.isTransaction || this.batch.deferred.length > 0;
   }
 
-  /** Opens the batch transaction if none is open. */
-  begin(): void {
-    this.st.begin();
-  }
-
   /**
    * Inserts `row` in the batch. On SQLITE_FULL the row stays in `batch.rows`
    * for replay; on an I/O error (or while lost) it is held in memory and

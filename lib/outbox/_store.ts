@@ -256,7 +256,7 @@ export class OutboxStore implements Outbox {
       case "full":
         this.#clearTimer();
         try {
-          this.#notify(recoverFull(this.#q, this.#o, this.#drops.dropped, this.#o.log, this.path));
+          this.#notify(recoverFull(this.#q, this.#o, this.#drops.dropped));
         } catch (again) {
           return this.#fault(again, fallback, onReset); // never "full" again
         }

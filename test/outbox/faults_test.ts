@@ -3,6 +3,8 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { LeafError } from "../../lib/errors.ts";
 import { openOutbox } from "../../lib/outbox/outbox.ts";
+import { Statements } from "../../lib/outbox/_statements.ts";
+import type { OutboxStore } from "../../lib/outbox/_store.ts";
 import { tempDir } from "../_helpers.ts";
 import {
   assertContiguous,
@@ -126,6 +128,64 @@ Deno.test("append() survives a full disk: drops the oldest, retries, never throw
   assert.equal(warns.length, 1, JSON.stringify(lines.slice(0, 5)));
   assert.match(warns[0].msg, /^Disk full writing ".*outbox\.db": dropping the oldest/);
   assert.equal(lines.filter((l) => l.level === "error").length, 0);
+});
+
+Deno.test("a batch that does not fit a full disk even alone: older rows go first, its newest and its acks are kept", async () => {
+  await using dir = await tempDir("outbox-faults");
+  const { log, lines } = captureLog();
+  const big = (s: number, m: string) => message(s, m, 1000);
+  using outbox = openOutbox({
+    stateDir: dir.path,
+    log,
+    maxFileBytes: 96 * 1024,
+    commitInterval: 60_000,
+    commitEvery: 10_000,
+  }) as OutboxStore;
+  for (let i = 0; i < 30; i++) outbox.append(i, big);
+  outbox.commit();
+  outbox.injectIoErrors(1); // a storage hiccup: the batch below is held in memory
+  for (const seq of [1, 2, 3, 4, 5]) assert.ok(outbox.ack(seq));
+  let last = 0;
+  for (let i = 0; i < 150; i++) last = outbox.append(100 + i, big).seq; // ~160 KB
+  outbox.commit(); // writes it all at once: the disk is full even with every older row gone
+  const seqs = committedSeqs(dir.path);
+  assert.equal(seqs.at(-1), last, "the newest message is stored");
+  assertContiguous(seqs, "only the oldest were dropped");
+  assert.ok(seqs[0] > 30, `every older row went before any of the batch (${seqs[0]})`);
+  const { dropped } = outbox.stats();
+  assert.equal(seqs.length + dropped + 5, 180, "the acked 5 are not resent nor counted as dropped");
+  assertCountersMatchRows(dir.path);
+  const warns = lines.filter((l) => l.level === "warn");
+  assert.equal(warns.length, 1, JSON.stringify(lines));
+  assert.match(warns[0].msg, /^Disk full writing ".*outbox\.db": dropping the oldest/);
+});
+
+Deno.test("a disk too full for even the deletes: the batch's rows are counted as dropped, its acks kept", async () => {
+  await using dir = await tempDir("outbox-faults");
+  using outbox = openOutbox({
+    stateDir: dir.path,
+    log: quiet,
+    commitInterval: 60_000,
+    commitEvery: 10_000,
+  });
+  for (let i = 0; i < 10; i++) outbox.append(i, message);
+  outbox.commit();
+  for (const seq of [1, 2, 3]) assert.ok(outbox.ack(seq));
+  for (let i = 0; i < 5; i++) outbox.append(i, message);
+  const { commit } = Statements.prototype;
+  Statements.prototype.commit = () => {
+    throw Object.assign(new Error("database or disk is full"), { errcode: 13 });
+  };
+  try {
+    outbox.commit(); // never throws
+  } finally {
+    Statements.prototype.commit = commit;
+  }
+  assert.equal(outbox.stats().dropped, 5, "the batch's rows, counted");
+  outbox.commit();
+  assert.deepEqual(committedSeqs(dir.path), [4, 5, 6, 7, 8, 9, 10], "the acks were kept");
+  assert.equal(outbox.stats().dropped, 5);
+  assertCountersMatchRows(dir.path);
 });
 
 Deno.test("peek() on a database corrupted under a running outbox replaces it, keeping the readable rows", async () => {
