@@ -133,3 +133,26 @@ Deno.test("a replacement whose new file cannot be created is retried with the ro
   assert.deepEqual(outbox.peek(0, 100).map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7]);
   assertCountersMatchRows(dir.path);
 });
+
+Deno.test("while a replacement is pending the hold stays within maxBytes and close() says what it could not save", async () => {
+  await using dir = await tempDir("outbox-replace");
+  const { log, lines } = captureLog();
+  const outbox = open(dir.path, { log, maxBytes: 2_000 });
+  outbox.append(AT, message);
+  using _fs = readOnlyAfterCorruption();
+  outbox.commit();
+  for (let i = 0; i < 200; i++) outbox.append(AT, message); // never throws
+  const s = outbox.stats();
+  assert.ok(s.depth > 5 && s.depth < 30, `held ${s.depth}`);
+  assert.equal(s.depth + s.dropped, 201, "every message held or counted");
+  outbox.close();
+  assert.deepEqual(
+    lines.map((l) => l.level),
+    ["error", "warn", "error", "info"],
+    JSON.stringify(lines),
+  );
+  assert.match(
+    lines[2].msg,
+    new RegExp(`closed with ${s.depth} message\\(s\\) it could not save$`),
+  );
+});
