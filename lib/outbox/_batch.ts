@@ -6,29 +6,34 @@
  *
  * @module
  */
-import type { Op, Row } from "./_statements.ts";
+import { droppedThrough, type Op, type Row } from "./_statements.ts";
 
 /** One batch; a commit or rollback starts a new one. */
 export class Batch {
   /** Rows inserted (or held), in seq order. */
   rows: Row[] = [];
-  /** Seqs acked in it. */
+  /** Seqs acked in it (replayed after `ops`; see there). */
   acks: number[] = [];
   /** Appends in it. */
   appends = 0;
-  /** Its writes, in order. */
+  /**
+   * Its inserts and drops, in order. Acks are kept apart in `acks` (a drain
+   * makes tens of thousands per batch) and replayed after these, which ends
+   * in the same rows: an acked row was inserted before its ack, and a drop
+   * through a seq that was already acked has nothing more to delete.
+   */
   ops: Op[] = [];
   /** Acks held while the storage failed; applied at the next commit. */
   deferred: number[] = [];
 
   /** Its writes and held acks, to carry over to a fresh database. */
   unsaved(): Op[] {
-    return [...this.ops, ...this.deferred.map((ack) => ({ ack }))];
+    return [...this.ops, ...this.acks, ...this.deferred];
   }
 
   /** Its rows that none of its drops removed already (those are counted), oldest first. */
   undropped(): Row[] {
-    const floor = this.ops.reduce((m, op) => "dropThrough" in op ? op.dropThrough : m, 0);
+    const floor = droppedThrough(this.ops);
     return this.rows.filter((r) => r.seq > floor);
   }
 
@@ -36,6 +41,8 @@ export class Batch {
   forget(seq: number): void {
     const kept = (r: Row) => r.seq > seq;
     this.rows = this.rows.filter(kept);
-    this.ops = this.ops.filter((op) => !("insert" in op) || kept(op.insert));
+    this.ops = this.ops.filter((op) =>
+      typeof op !== "object" || !("insert" in op) || kept(op.insert)
+    );
   }
 }

@@ -111,7 +111,7 @@ export function recoverFull(queue: Queue, bounds: Bounds, onDrop: OnDrop): numbe
         // Undo this attempt (its drops too) and hold the batch as after an I/O error.
         queue.lose();
         queue.rollback();
-        queue.hold([...acks.map((ack) => ({ ack })), ...rows.map((insert) => ({ insert }))]);
+        queue.hold([...acks, ...rows.map((insert) => ({ insert }))]);
         throw error;
       }
       queue.rollback();

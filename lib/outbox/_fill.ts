@@ -50,8 +50,9 @@ function settledBy(ops: readonly Op[]): (seq: number) => boolean {
   const seqs = new Set<number>();
   let through = 0;
   for (const op of ops) {
-    if ("dropThrough" in op) through = Math.max(through, op.dropThrough);
-    else seqs.add("ack" in op ? op.ack : op.insert.seq);
+    if (typeof op === "number") seqs.add(op);
+    else if ("dropThrough" in op) through = Math.max(through, op.dropThrough);
+    else seqs.add(op.insert.seq);
   }
   return (seq) => seq <= through || seqs.has(seq);
 }
@@ -83,7 +84,7 @@ export function fill(db: DatabaseSync, aside: string, nextSeq: number, carry: Ca
     let carried = 0;
     for (const op of carry.ops ?? []) {
       st.apply(op);
-      if ("insert" in op) carried++;
+      if (typeof op === "object" && "insert" in op) carried++;
     }
     const t = db.prepare("SELECT count(*) AS n, total(bytes) AS b, max(seq) AS m FROM messages")
       .get() as { n: number; b: number; m: number | null };

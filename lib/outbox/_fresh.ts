@@ -181,7 +181,8 @@ export function startFresh(
   } catch { /* a leftover copy is better than a crash; pruned next time */ }
   const { meta, salvaged, carried, unwritten } = filled;
   const skipped = salvaged.gaps > 0 ? ` (skipped ${salvaged.gaps} unreadable part(s))` : "";
-  const notSaved = carried + unsaved.filter((op) => "insert" in op).length; // held if not copied
+  const notSaved = carried +
+    unsaved.filter((op) => typeof op === "object" && "insert" in op).length; // held if not copied
   const kept = notSaved > 0 ? ` and kept ${notSaved} not yet saved` : "";
   const lost = unwritten.count > 0
     ? `; ${unwritten.count} readable one(s) could not be written to the new outbox (${unwritten.reason}) and count as dropped`

@@ -16,7 +16,7 @@ import { Batch } from "./_batch.ts";
 import type { Dropped } from "./_drop_log.ts";
 import type { Head, Opened } from "./_open.ts";
 import { faultKind } from "./_sqlite.ts";
-import { type HeadRow, type Op, type Row, Statements } from "./_statements.ts";
+import { droppedThrough, type HeadRow, type Op, type Row, Statements } from "./_statements.ts";
 import type { Meta } from "./schema.ts";
 import type { OutboxMessage } from "./outbox.ts";
 
@@ -129,7 +129,6 @@ export class Queue {
       this.batch.acks.pop();
       return false;
     }
-    this.batch.ops.push({ ack: seq });
     this.live.depth--;
     this.live.bytes -= bytes;
     if (this.live.depth === 0) this.#head = null;
@@ -219,10 +218,10 @@ export class Queue {
    */
   hold(ops: readonly Op[]): void {
     this.lose();
-    const dropped = ops.reduce((max, op) => "dropThrough" in op ? op.dropThrough : max, 0);
+    const dropped = droppedThrough(ops);
     for (const op of ops) {
-      if ("insert" in op && op.insert.seq > dropped) this.insert(op.insert);
-      else if ("ack" in op) this.batch.deferred.push(op.ack);
+      if (typeof op === "number") this.batch.deferred.push(op);
+      else if ("insert" in op && op.insert.seq > dropped) this.insert(op.insert);
     }
   }
 
@@ -246,6 +245,7 @@ export class Queue {
       this.st.rollback();
       this.st.begin();
       for (const op of this.batch.ops) this.st.apply(op);
+      for (const seq of this.batch.acks) this.st.ack(seq);
       this.#lost = false;
     }
     const deferred = this.batch.deferred;

@@ -51,7 +51,9 @@ export class Replacer {
   replace(q: Queue, error: unknown, nextSeq: number): { queue: Queue; carried: Set<Row> } {
     const p = this.#pending ??= { error, attempt: {}, logged: false };
     const ops = q.batch.unsaved();
-    const carried = new Set(ops.flatMap((op) => "insert" in op ? [op.insert] : []));
+    const carried = new Set(
+      ops.flatMap((op) => typeof op === "object" && "insert" in op ? [op.insert] : []),
+    );
     if (q.db.isOpen) {
       try {
         q.db.close();

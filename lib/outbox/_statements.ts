@@ -27,8 +27,21 @@ export interface HeadRow {
   bytes: number;
 }
 
-/** One write of an open batch, in the order it was made. */
-export type Op = { insert: Row } | { ack: number } | { dropThrough: number };
+/**
+ * One write of an open batch, in the order it was made. An ack is the bare
+ * seq: a drain acks tens of thousands of messages per batch, and a small
+ * integer in an array costs no allocation.
+ */
+export type Op = { insert: Row } | number | { dropThrough: number };
+
+/** The highest seq the drops among `ops` removed through; 0 without a drop. */
+export function droppedThrough(ops: readonly Op[]): number {
+  let through = 0;
+  for (const op of ops) {
+    if (typeof op === "object" && "dropThrough" in op) through = Math.max(through, op.dropThrough);
+  }
+  return through;
+}
 
 function prepare(db: DatabaseSync) {
   const columns = "(seq, created, bytes, mid, props, body) VALUES (?, ?, ?, ?, ?, ?)";
@@ -114,8 +127,8 @@ export class Statements {
 
   /** Writes `op` again, idempotently. */
   apply(op: Op): void {
-    if ("insert" in op) this.insert(op.insert, true);
-    else if ("ack" in op) this.ack(op.ack);
+    if (typeof op === "number") this.ack(op);
+    else if ("insert" in op) this.insert(op.insert, true);
     else this.deleteThrough(op.dropThrough);
   }
 
