@@ -88,6 +88,21 @@ Deno.test("ack() during an I/O error is held and applied with the next commit", 
   assertCountersMatchRows(dir.path);
 });
 
+Deno.test("acks made before an I/O error in the same batch are written with the held batch", async () => {
+  await using dir = await tempDir("outbox-io");
+  fill(dir.path, 10);
+  using outbox = open(dir.path, { commitInterval: 60_000, commitEvery: 1_000 });
+  for (const seq of [1, 2, 3]) assert.equal(outbox.ack(seq), true); // in the open transaction
+  outbox.append(AT, message); // seq 11, same batch
+  outbox.injectIoErrors(1);
+  outbox.append(AT, message); // seq 12: the I/O error; the batch is held and rolled back
+  assert.equal(outbox.ack(4), true); // held while lost
+  outbox.commit();
+  assert.deepEqual(committedSeqs(dir.path), [5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.equal(outbox.stats().depth, 8);
+  assertCountersMatchRows(dir.path);
+});
+
 Deno.test("peek() after a read error returns nothing until the next commit, then everything", async () => {
   await using dir = await tempDir("outbox-io");
   fill(dir.path, 5);
