@@ -37,9 +37,13 @@ export class Batch {
     return this.rows.filter((r) => r.seq > floor);
   }
 
-  /** Forgets its rows with seq <= `seq` (dropped by the caller). */
+  /**
+   * Forgets its rows with seq <= `seq` (dropped by the caller), except those
+   * its own drops removed: a rollback undoes those drops, and replays the rows.
+   */
   forget(seq: number): void {
-    const kept = (r: Row) => r.seq > seq;
+    const floor = droppedThrough(this.ops);
+    const kept = (r: Row) => r.seq > seq || r.seq <= floor;
     this.rows = this.rows.filter(kept);
     this.ops = this.ops.filter((op) =>
       typeof op !== "object" || !("insert" in op) || kept(op.insert)

@@ -124,6 +124,7 @@ export function recoverFull(queue: Queue, bounds: Bounds, onDrop: OnDrop): numbe
   }
   // Not even the acks and deletes fit: drop the rows, hold the acks for the next commit.
   const dropped = leaveOut(queue, rows);
+  queue.unwritten(dropped);
   if (dropped.count > 0) onDrop("diskFull", dropped);
   queue.batch.deferred.push(...acks);
   return undefined;

@@ -36,6 +36,8 @@ export class Queue {
   batch = new Batch();
   #head: Head | undefined;
   #lost = false;
+  /** Drops since the last commit of rows that no write carries: a rollback keeps their count. */
+  #unwritten = { count: 0, bytes: 0 };
 
   constructor(opened: Opened) {
     this.db = opened.db;
@@ -57,7 +59,8 @@ export class Queue {
 
   /** True when a commit has something to write. */
   get dirty(): boolean {
-    return this.#lost || this.db.isTransaction || this.batch.deferred.length > 0;
+    return this.#lost || this.db.isTransaction || this.batch.deferred.length > 0 ||
+      this.live.dropped !== this.committed.dropped;
   }
 
   /**
@@ -150,8 +153,9 @@ export class Queue {
   dropHeld(d: Dropped): void {
     this.batch.forget(d.lastSeq);
     this.#countDrop(d.count, d.bytes);
+    this.unwritten(d);
     if (this.#head && this.#head.seq >= d.firstSeq) {
-      const next = this.batch.rows[0]; // no older row on disk: the head was held
+      const next = this.batch.undropped()[0]; // no older row on disk: the head was held
       this.#head = next ? { seq: next.seq, created: next.created } : null;
     }
   }
@@ -184,6 +188,12 @@ export class Queue {
       limit = Math.min(4096, limit * 4);
     }
     return total;
+  }
+
+  /** Marks `d` (counted in `live`) as rows no write carries: a rollback keeps their count. */
+  unwritten(d: Dropped): void {
+    this.#unwritten.count += d.count;
+    this.#unwritten.bytes += d.bytes;
   }
 
   #countDrop(n: number, bytes: number): void {
@@ -232,10 +242,14 @@ export class Queue {
    */
   commit(): number | undefined {
     this.#replay();
-    if (!this.db.isTransaction) return undefined;
+    if (!this.db.isTransaction) {
+      if (this.live.dropped === this.committed.dropped) return undefined;
+      this.st.begin(); // only the dropped counters changed
+    }
     this.st.commit(this.live);
     const before = this.committed.nextSeq;
     this.committed = { ...this.live };
+    this.#unwritten = { count: 0, bytes: 0 };
     this.#reset();
     return this.committed.nextSeq > before ? this.committedSeq : undefined;
   }
@@ -263,8 +277,8 @@ export class Queue {
   /**
    * Rolls the batch back (if SQLite has not already) and resets the live
    * counters to the committed ones, keeping `nextSeq` (handed-out seqs stay
-   * handed out). The batch's rows and acks (held ones too) are returned, for
-   * replay.
+   * handed out) and the drops of unwritten rows. The batch's rows and acks
+   * (held ones too) are returned, for replay.
    */
   rollback(): { rows: Row[]; acks: number[] } {
     this.st.rollback();
@@ -272,6 +286,8 @@ export class Queue {
     this.live = {
       ...this.committed,
       nextSeq: Math.max(this.live.nextSeq, this.committed.nextSeq),
+      dropped: this.committed.dropped + this.#unwritten.count,
+      droppedBytes: this.committed.droppedBytes + this.#unwritten.bytes,
     };
     this.#head = undefined;
     this.#reset();
