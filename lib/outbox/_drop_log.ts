@@ -1,7 +1,9 @@
 /**
  * Logs drops once per episode, not once per message: an episode starts with
- * the first drop and ends when the gateway takes a message again (an ack),
- * or after ten quiet minutes. Each reason is logged once per episode; the end
+ * the first drop and ends when the gateway takes a message (an ack) after
+ * drops have stopped for 30 s, or after ten quiet minutes. (A slow link
+ * drops and delivers at the same time: that is one episode, not one per
+ * commit.) Each reason is logged once per episode; the end
  * logs a summary.
  *
  * @module
@@ -58,6 +60,7 @@ export class DropLog {
   #now: () => number;
   #describe: (reason: DropReason) => string;
   #quietMs: number;
+  #settleMs: number;
   #episode: Episode | undefined;
 
   constructor(
@@ -65,11 +68,19 @@ export class DropLog {
     now: () => number,
     describe: (reason: DropReason) => string,
     quietMs = 600_000,
+    settleMs = 30_000,
   ) {
     this.#log = log;
     this.#now = now;
     this.#describe = describe;
     this.#quietMs = quietMs;
+    this.#settleMs = settleMs;
+  }
+
+  /** The gateway took a message: ends the episode once no drop happened for the settle time. */
+  delivered(): void {
+    const e = this.#episode;
+    if (e && this.#now() - e.lastAt >= this.#settleMs) this.end("delivered");
   }
 
   /** Records `count` messages (`bytes`, seq `firstSeq`..`lastSeq`) dropped for `reason`. */

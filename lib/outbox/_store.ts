@@ -115,7 +115,7 @@ export class OutboxStore implements Outbox {
       () => {
         const found = this.#q.ack(seq);
         this.#armTimer();
-        if (found) this.#drops.end("delivered");
+        if (found) this.#drops.delivered();
         return found;
       },
       () => true, // full: replayed by the recovery; I/O error: held until the next commit

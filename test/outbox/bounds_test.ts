@@ -54,15 +54,36 @@ Deno.test("append() drops the oldest beyond maxBytes, counts them, and logs once
   assert.equal(warns.length, 1, JSON.stringify(lines));
   assert.match(warns[0].msg, /Outbox is full \(outbox\.maxBytes = 1KiB\): dropping the oldest/);
 
-  using outbox = openOutbox({ stateDir: dir.path, log, maxBytes, newId: ids });
+  let clock = Date.UTC(2026, 0, 1);
+  using outbox = openOutbox({ stateDir: dir.path, log, maxBytes, newId: ids, now: () => clock });
   const s = outbox.stats();
   assert.deepEqual([s.dropped, s.droppedBytes], [dropped, droppedBytes], "persisted across reopen");
   for (let i = 0; i < 10; i++) outbox.append(100 + i, message);
+  outbox.commit();
   assert.equal(lines.filter((l) => l.level === "warn").length, 2, "a new process, a new episode");
-  assert.ok(outbox.ack(outbox.peek(0, 1)[0].seq), "an ack ends the episode");
+  assert.ok(outbox.ack(outbox.peek(0, 1)[0].seq));
+  assert.equal(lines.filter((l) => /delivering again/.test(l.msg)).length, 0, "drops just now");
+  clock += 30_000;
+  assert.ok(outbox.ack(outbox.peek(0, 1)[0].seq), "an ack after 30 s without drops ends it");
   assert.equal(lines.filter((l) => /delivering again/.test(l.msg)).length, 1);
   for (let i = 0; i < 10; i++) outbox.append(200 + i, message);
   assert.equal(lines.filter((l) => l.level === "warn").length, 3, "and drops after it log again");
+});
+
+Deno.test("a slow link that drops and delivers at once logs one episode, not one per commit", async () => {
+  await using dir = await tempDir("outbox-bounds");
+  const { log, lines } = captureLog();
+  let clock = Date.UTC(2026, 0, 1);
+  using outbox = openOutbox({ stateDir: dir.path, log, maxBytes: 1024, now: () => clock });
+  for (let cycle = 0; cycle < 50; cycle++) {
+    for (let i = 0; i < 5; i++) outbox.append(clock, message); // faster than the link
+    outbox.commit();
+    assert.ok(outbox.ack(outbox.peek(0, 1)[0].seq)); // the link takes one per second
+    clock += 1_000;
+  }
+  assert.ok(outbox.stats().dropped > 100, `the test drops (${outbox.stats().dropped})`);
+  assert.equal(lines.filter((l) => l.level === "warn").length, 1, JSON.stringify(lines));
+  assert.equal(lines.filter((l) => /delivering again/.test(l.msg)).length, 0);
 });
 
 Deno.test("append() keeps one message larger than maxBytes rather than drop everything", async () => {
