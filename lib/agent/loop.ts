@@ -146,6 +146,8 @@ export function startLoop(options: LoopOptions): Loop {
   let stopping: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ticks = 0;
+  let storeFailures = 0; // ticks onTick threw on, logged once per errorLogInterval
+  let storeLogged = -Infinity;
   const inflight = new Set<Promise<void>>();
   const abandons = new Set<() => void>();
 
@@ -216,7 +218,15 @@ export function startLoop(options: LoopOptions): Loop {
     try {
       options.onTick(readings, scheduledAt);
     } catch (error) {
-      options.log.error("could not store a tick", { error: String(error) });
+      storeFailures++;
+      const t = now();
+      if (t - storeLogged >= errorLogInterval) {
+        storeLogged = t;
+        options.log.error("could not store a tick", {
+          error: String(error),
+          failures: storeFailures,
+        });
+      }
     }
   };
 

@@ -126,6 +126,24 @@ Deno.test("startLoop() counts a failing sensor, logs it rate-limited and says wh
   assert.equal(lines.filter((l) => l.includes(`sensor "flaky" recovered`)).length, 1);
 });
 
+Deno.test("startLoop() logs a failing onTick (the outbox cannot store) once per errorLogInterval", async () => {
+  const { log, lines } = quiet();
+  let ticks = 0;
+  const loop = startLoop({
+    log,
+    sensors: [{ sensor: sensor("s", value("s")), interval: 10, timeout: 100 }],
+    onTick: () => {
+      ticks++;
+      throw new Error("disk I/O error");
+    },
+  });
+  while (ticks < 6) await new Promise((r) => setTimeout(r, 10));
+  await loop.stop();
+  const logged = lines.filter((l) => l.includes("could not store a tick"));
+  assert.equal(logged.length, 1, lines.join("\n"));
+  assert.match(logged[0], /disk I\/O error/);
+});
+
 Deno.test("startLoop() setDefaultInterval() changes only the sensors on the default interval", async () => {
   const { log } = quiet();
   const seen: Record<string, number[]> = { d: [], own: [] };
