@@ -90,12 +90,17 @@ export class OutboxStore implements Outbox {
     this.#inAppend = true;
     try {
       let row = this.#rows.row(this.#q.live.nextSeq, created, build);
-      // An I/O error keeps the row in memory, written with the next commit.
-      this.#guard(() => this.#store(row), () => {}, (carried) => {
+      // A corrupt file is replaced and the row stored again above the reserve,
+      // guarded too; if the fresh file is corrupt as well (replaced once more),
+      // the row is held in memory like after an I/O error, for the next commit.
+      const again = (store: () => void) => (carried: ReadonlySet<Row>) => {
         if (carried.has(row)) return;
-        row = this.#rows.row(this.#q.live.nextSeq, created, build); // above the reserve
-        this.#store(row);
-      });
+        row = this.#rows.row(this.#q.live.nextSeq, created, build);
+        store();
+      };
+      const hold = () => (this.#q.lose(), this.#store(row)); // while lost: no disk, never throws
+      const retry = () => this.#guard(() => this.#store(row), () => {}, again(hold));
+      this.#guard(() => this.#store(row), () => {}, again(retry));
       return { seq: row.seq, mid: row.mid };
     } finally {
       this.#inAppend = false;
