@@ -11,6 +11,27 @@ import { HUB, KEY_A, startTestGateway, testChainDir } from "../gateway/_setup.ts
 
 const root = async () => `${await testChainDir()}/certs/azure-iot-test-only.root.ca.cert.pem`;
 
+/** `leaf send` as X.509 device `id` (through the gateway on `port`) with `cert` and `key`. */
+const sendX509 = async (
+  id: string,
+  port: number,
+  cert: string,
+  key: string,
+  extra: string[] = [],
+) =>
+  runLeaf([
+    "send",
+    "--connection-string",
+    `HostName=${HUB};DeviceId=${id};x509=true;GatewayHostName=localhost:${port}`,
+    "--ca",
+    await root(),
+    "--cert",
+    cert,
+    "--key",
+    key,
+    ...extra,
+  ]);
+
 Deno.test("leaf send authenticates with a CA-signed and with a self-signed X.509 certificate", async () => {
   await using dir = await tempDir("send-x509");
   const chain = await testChainDir();
@@ -25,19 +46,7 @@ Deno.test("leaf send authenticates with a CA-signed and with a self-signed X.509
   });
   const port = gw.gateway.port;
   for (const [id, cert] of [["pi-ca", caSigned], ["pi-self", selfSigned]] as const) {
-    const result = await runLeaf([
-      "send",
-      "--connection-string",
-      `HostName=${HUB};DeviceId=${id};x509=true;GatewayHostName=localhost:${port}`,
-      "--ca",
-      await root(),
-      "--cert",
-      cert.fullChainPath!,
-      "--key",
-      cert.keyPath,
-      "--count",
-      "3",
-    ]);
+    const result = await sendX509(id, port, cert.fullChainPath!, cert.keyPath, ["--count", "3"]);
     assert.equal(result.code, 0, `${id}: ${result.stderr}`);
     assert.ok(!(result.stdout + result.stderr).includes("PRIVATE KEY"));
   }
@@ -65,17 +74,7 @@ Deno.test("leaf send exits 4 for a certificate with the wrong CN and for an unre
   });
   const port = gw.gateway.port;
   for (const [id, cert] of [["pi-ca", other], ["pi-self", stranger]] as const) {
-    const result = await runLeaf([
-      "send",
-      "--connection-string",
-      `HostName=${HUB};DeviceId=${id};x509=true;GatewayHostName=localhost:${port}`,
-      "--ca",
-      await root(),
-      "--cert",
-      cert.fullChainPath!,
-      "--key",
-      cert.keyPath,
-    ]);
+    const result = await sendX509(id, port, cert.fullChainPath!, cert.keyPath);
     assert.equal(result.code, 4, `${id}: ${result.stderr}`);
     assert.equal(result.stderr.trim().split("\n").length, 1);
     assert.match(result.stderr, /CONNACK 5/);
@@ -118,24 +117,13 @@ Deno.test("leaf send exits 2 naming the file when the X.509 certificate and key 
   await using dir = await tempDir("send-x509-files");
   const a = await createDeviceCertificate({ outDir: dir.path, deviceId: "pi-a", selfSigned: true });
   const b = await createDeviceCertificate({ outDir: dir.path, deviceId: "pi-b", selfSigned: true });
-  const cs = `HostName=${HUB};DeviceId=pi-a;x509=true;GatewayHostName=localhost:1`;
   const cases: [string, string, RegExp][] = [
     [a.keyPath, a.certPath, /Device certificate ".*pi-a\.key\.pem" does not hold a certificate/],
     [a.certPath, a.certPath, /Device key ".*pi-a\.cert\.pem" does not hold a private key/],
     [a.certPath, b.keyPath, /Device key ".*pi-b\.key\.pem" does not belong to the certificate/],
   ];
   for (const [cert, key, pattern] of cases) {
-    const result = await runLeaf([
-      "send",
-      "--connection-string",
-      cs,
-      "--ca",
-      await root(),
-      "--cert",
-      cert,
-      "--key",
-      key,
-    ]);
+    const result = await sendX509("pi-a", 1, cert, key);
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stderr.trim().split("\n").length, 1);
     assert.match(result.stderr, pattern);
