@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { parseConfigText } from "../../lib/config/load.ts";
 import { COMMAND_GRACE_MS, createSensors } from "../../lib/sensors/create.ts";
-import { ConfigError } from "../../lib/errors.ts";
 import { startLoop } from "../../lib/agent/loop.ts";
 import { createLogger } from "../../lib/log.ts";
 import type { Reading } from "../../lib/sensors/reading.ts";
 import { waitFor } from "../_helpers.ts";
-import { board, copyBoard, PROC } from "./_board.ts";
+import { board, configError, copyBoard, PROC } from "./_board.ts";
 
 /** A config from YAML `sensors:` lines on a fixture board. */
 async function config(b: Parameters<typeof board>[0], sensors: string) {
@@ -14,18 +13,6 @@ async function config(b: Parameters<typeof board>[0], sensors: string) {
     `sysfsRoot: ${board(b)}\nprocfsRoot: ${PROC}\nstateDir: /tmp\nsensors:\n${sensors}`,
     "leaf.yaml",
   );
-}
-
-function rejects(fn: () => unknown): ConfigError {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-  assert.equal(error.exitCode, 2);
-  return error;
 }
 
 Deno.test("createSensors() builds every sysfs type on the Pi 4 board and reads them", async () => {
@@ -68,7 +55,7 @@ Deno.test("createSensors() names the entry and what exists when a device is miss
     "rpi4-bme280",
     "  - type: system\n  - type: simulated\n  - type: thermal\n    zone: soc-thermal\n",
   );
-  const error = rejects(() => createSensors(c));
+  const error = configError(() => createSensors(c));
   assert.equal(
     error.message,
     `sensors[2]: no thermal zone of type "soc-thermal" under ${
@@ -84,7 +71,7 @@ Deno.test("createSensors() refuses to read the SoC twice (thermal zone and its h
     "  - type: thermal\n    zone: cpu-thermal\n  - type: hwmon\n    chip: cpu_thermal\n",
   );
   assert.equal(
-    rejects(() => createSensors(c)).message,
+    configError(() => createSensors(c)).message,
     'sensors[1]: hwmon chip "cpu_thermal" is the thermal zone "cpu-thermal" that sensors[0] already reads',
   );
 });
@@ -110,7 +97,7 @@ Deno.test("createSensors() makes one w1 sensor per thermometer when no id is giv
   ]);
   const bare = await config("bare", "  - type: w1\n");
   assert.match(
-    rejects(() => createSensors(bare)).message,
+    configError(() => createSensors(bare)).message,
     /^sensors\[0\]: no 1-Wire thermometer under .*bare\/bus\/w1\/devices \(.* does not exist\)$/,
   );
 });
@@ -139,7 +126,7 @@ Deno.test("createSensors() refuses two sensors with the same name", async () => 
     "  - type: iio\n    device: bme280\n  - type: hwmon\n    chip: sht3x\n    name: bme280\n",
   );
   assert.equal(
-    rejects(() => createSensors(c)).message,
+    configError(() => createSensors(c)).message,
     'sensors[1]: the name "bme280" is used twice',
   );
 });
